@@ -1,0 +1,315 @@
+//! TCP (NewReno) and DCTCP, packet-counted.
+//!
+//! Sender: slow start from `init_window` packets (default 2), congestion
+//! avoidance (+1 packet per window), fast retransmit on 3 duplicate acks with
+//! NewReno fast recovery (partial acks retransmit the next hole), and a
+//! retransmission timeout of max(min_rto, srtt + 4 rttvar) (default minimum
+//! 45 us, as in the disaggregation study) with exponential backoff and
+//! go-back-N after a timeout. RTT samples echo the data packet's send time
+//! (like the timestamp option), so they stay valid for retransmissions.
+//!
+//! Receiver: one cumulative ack per data packet (delayed acks off), with an
+//! out-of-order bitmap allocated only for flows that see reordering or loss.
+//! A flow completes when its receiver holds every byte.
+//!
+//! DCTCP (Alizadeh et al., SIGCOMM 2010): switches mark CE above K packets,
+//! the receiver echoes each packet's mark (exact, since every packet is
+//! acked), the sender keeps alpha <- (1 - g) alpha + g F once per window of
+//! data (F the marked fraction) and cuts the window by alpha / 2 at most once
+//! per window when it sees an echo. Loss is handled as in TCP.
+//!
+//! The retransmission timer is lazy: re-arming it only moves a deadline; the
+//! single pending timer event re-schedules itself when it fires early, so an
+//! ack costs no event.
+
+use crate::ids::{FlowId, HostId};
+use crate::packet::{PacketId, PacketKind};
+use crate::scenario::Scenario;
+use crate::transport::Transport;
+use crate::units::Picos;
+use crate::world::World;
+
+const NO_TIMER: Picos = Picos::MAX;
+const MAX_BACKOFF: u32 = 6;
+
+#[derive(Clone, Debug, Default)]
+struct Flow {
+    total: u32,
+    // --- sender
+    una: u32,
+    nxt: u32,
+    /// Highest sequence ever sent + 1 (anything below is a retransmission).
+    high: u32,
+    cwnd: f64,
+    ssthresh: f64,
+    dupacks: u32,
+    in_recovery: bool,
+    recover: u32,
+    srtt: Option<Picos>,
+    rttvar: Picos,
+    backoff: u32,
+    deadline: Picos,
+    timer_event: Picos,
+    // --- DCTCP
+    alpha: f64,
+    window_end: u32,
+    acked_in_window: u32,
+    marked_in_window: u32,
+    cut_until: u32,
+    // --- receiver
+    rcv_next: u32,
+    ooo: Vec<u64>,
+}
+
+pub struct Tcp {
+    dctcp: bool,
+    init_window: f64,
+    min_rto: Picos,
+    g: f64,
+    ack_priority: bool,
+    flows: Vec<Flow>,
+}
+
+impl Tcp {
+    pub fn new(sc: &Scenario, flows: usize, dctcp: bool) -> Tcp {
+        Tcp {
+            dctcp,
+            init_window: sc.transport.init_window.unwrap_or(2) as f64,
+            min_rto: sc.transport.min_rto.map(|d| d.0).unwrap_or(Picos::from_us(45)),
+            g: sc.transport.dctcp_g,
+            ack_priority: sc.transport.ack_priority,
+            flows: vec![Flow::default(); flows],
+        }
+    }
+
+    fn rto(&self, f: &Flow) -> Picos {
+        let base = match f.srtt {
+            Some(srtt) => (srtt + f.rttvar.mul(4)).max(self.min_rto),
+            None => self.min_rto,
+        };
+        base.mul(1 << f.backoff.min(MAX_BACKOFF))
+    }
+
+    fn arm_timer(&mut self, w: &mut World, id: FlowId) {
+        let rto = self.rto(&self.flows[id.idx()]);
+        let f = &mut self.flows[id.idx()];
+        f.deadline = w.now + rto;
+        if f.timer_event == NO_TIMER || f.deadline < f.timer_event {
+            f.timer_event = f.deadline;
+            w.timer(f.deadline, id.0, 0);
+        }
+    }
+
+    /// Send what the window allows.
+    fn push(&mut self, w: &mut World, id: FlowId) {
+        loop {
+            let f = &mut self.flows[id.idx()];
+            if f.nxt >= f.total || (f.nxt - f.una) as f64 >= f.cwnd.floor().max(1.0) {
+                break;
+            }
+            let seq = f.nxt;
+            f.nxt += 1;
+            let retx = seq < f.high;
+            if !retx {
+                f.high = seq + 1;
+            }
+            self.send_data(w, id, seq, retx);
+        }
+    }
+
+    fn send_data(&mut self, w: &mut World, id: FlowId, seq: u32, retx: bool) {
+        let pkt = w.data_packet(id, seq);
+        if retx {
+            w.packets.get_mut(pkt).retransmit = true;
+            w.note_retransmit(id);
+        }
+        // Data at the lower priority when queues have levels, so acks pass.
+        w.packets.get_mut(pkt).priority = 1;
+        w.send(pkt);
+    }
+
+    fn on_data(&mut self, w: &mut World, host: HostId, pkt: PacketId) {
+        let (id, seq, ce, sent_at) = {
+            let p = w.packets.get(pkt);
+            (p.flow, p.seq, p.ce, p.sent_at)
+        };
+        w.packets.free(pkt);
+        let f = &mut self.flows[id.idx()];
+        if seq == f.rcv_next {
+            f.rcv_next += 1;
+            // Pull in anything buffered out of order.
+            while !f.ooo.is_empty() && f.rcv_next < f.total && bit(&f.ooo, f.rcv_next) {
+                f.rcv_next += 1;
+            }
+        } else if seq > f.rcv_next {
+            if f.ooo.is_empty() {
+                f.ooo = vec![0u64; (f.total as usize).div_ceil(64)];
+            }
+            f.ooo[seq as usize / 64] |= 1 << (seq % 64);
+        }
+        let ack_no = f.rcv_next;
+        let done = f.rcv_next >= f.total;
+        if done {
+            f.ooo = Vec::new();
+            w.complete(id);
+        }
+        let src = w.flow(id).src;
+        let ack = w.control_packet(id, host, src, PacketKind::Ack);
+        let p = w.packets.get_mut(ack);
+        p.seq = ack_no;
+        p.aux = seq;
+        p.ece = ce;
+        p.ts_echo = sent_at;
+        p.priority = if self.ack_priority { 0 } else { 1 };
+        w.send(ack);
+    }
+
+    fn on_ack(&mut self, w: &mut World, pkt: PacketId) {
+        let (id, ack, ece, echo) = {
+            let p = w.packets.get(pkt);
+            (p.flow, p.seq, p.ece, p.ts_echo)
+        };
+        w.packets.free(pkt);
+        let now = w.now;
+        let dctcp = self.dctcp;
+        let g = self.g;
+        let f = &mut self.flows[id.idx()];
+        if f.una >= f.total {
+            return; // sender already done
+        }
+        if ack > f.una {
+            let newly = ack - f.una;
+            f.una = ack;
+            if f.nxt < f.una {
+                f.nxt = f.una;
+            }
+            // RTT estimate (RFC 6298), from the echoed send time.
+            let sample = now - echo;
+            match f.srtt {
+                None => {
+                    f.srtt = Some(sample);
+                    f.rttvar = Picos(sample.0 / 2);
+                }
+                Some(srtt) => {
+                    let err = srtt.0.abs_diff(sample.0);
+                    f.rttvar = Picos((3 * f.rttvar.0 + err) / 4);
+                    f.srtt = Some(Picos((7 * srtt.0 + sample.0) / 8));
+                }
+            }
+            f.backoff = 0;
+            if dctcp {
+                f.acked_in_window += newly;
+                if ece {
+                    f.marked_in_window += newly;
+                }
+                if f.una >= f.window_end {
+                    let frac = f.marked_in_window as f64 / f.acked_in_window.max(1) as f64;
+                    f.alpha = (1.0 - g) * f.alpha + g * frac;
+                    f.window_end = f.nxt;
+                    f.acked_in_window = 0;
+                    f.marked_in_window = 0;
+                }
+            }
+            if f.in_recovery {
+                if f.una >= f.recover {
+                    f.in_recovery = false;
+                    f.cwnd = f.ssthresh;
+                    f.dupacks = 0;
+                } else {
+                    // Partial ack: the next hole is lost too.
+                    f.cwnd = (f.cwnd - newly as f64 + 1.0).max(1.0);
+                    let seq = f.una;
+                    self.send_data(w, id, seq, true);
+                }
+            } else {
+                f.dupacks = 0;
+                if f.cwnd < f.ssthresh {
+                    f.cwnd += newly as f64;
+                } else {
+                    f.cwnd += newly as f64 / f.cwnd;
+                }
+            }
+            let f = &mut self.flows[id.idx()];
+            if dctcp && ece && f.una > f.cut_until {
+                f.cwnd = (f.cwnd * (1.0 - f.alpha / 2.0)).max(1.0);
+                f.ssthresh = f.cwnd;
+                f.cut_until = f.nxt;
+            }
+            if f.una >= f.total {
+                f.deadline = NO_TIMER;
+                return;
+            }
+            self.arm_timer(w, id);
+        } else if ack == f.una && f.nxt > f.una {
+            f.dupacks += 1;
+            if f.in_recovery {
+                f.cwnd += 1.0;
+            } else if f.dupacks == 3 {
+                let flight = (f.nxt - f.una) as f64;
+                f.ssthresh = (flight / 2.0).max(2.0);
+                f.cwnd = f.ssthresh + 3.0;
+                f.in_recovery = true;
+                f.recover = f.nxt;
+                f.cut_until = f.nxt;
+                let seq = f.una;
+                self.send_data(w, id, seq, true);
+            }
+        }
+        self.push(w, id);
+    }
+
+    fn on_timeout(&mut self, w: &mut World, id: FlowId) {
+        let f = &mut self.flows[id.idx()];
+        f.timer_event = NO_TIMER;
+        if f.una >= f.total || f.deadline == NO_TIMER {
+            return;
+        }
+        if f.deadline > w.now {
+            // Re-armed since this event was scheduled: sleep until the deadline.
+            f.timer_event = f.deadline;
+            w.timer(f.deadline, id.0, 0);
+            return;
+        }
+        let flight = (f.nxt - f.una) as f64;
+        f.ssthresh = (flight / 2.0).max(2.0);
+        f.cwnd = 1.0;
+        f.nxt = f.una; // go back N
+        f.in_recovery = false;
+        f.dupacks = 0;
+        f.backoff += 1;
+        f.cut_until = f.una;
+        self.arm_timer(w, id);
+        self.push(w, id);
+    }
+}
+
+impl Transport for Tcp {
+    fn on_flow_arrival(&mut self, w: &mut World, id: FlowId) {
+        let total = w.params().packets_for(w.flow(id).size);
+        let f = &mut self.flows[id.idx()];
+        f.total = total;
+        f.cwnd = self.init_window;
+        f.ssthresh = f64::INFINITY;
+        f.timer_event = NO_TIMER;
+        f.deadline = NO_TIMER;
+        f.alpha = if self.dctcp { 1.0 } else { 0.0 };
+        self.push(w, id);
+        self.arm_timer(w, id);
+    }
+
+    fn on_packet(&mut self, w: &mut World, host: HostId, pkt: PacketId) {
+        match w.packets.get(pkt).kind {
+            PacketKind::Data => self.on_data(w, host, pkt),
+            PacketKind::Ack => self.on_ack(w, pkt),
+            PacketKind::Control => w.packets.free(pkt),
+        }
+    }
+
+    fn on_timer(&mut self, w: &mut World, a: u32, _b: u32) {
+        self.on_timeout(w, FlowId(a));
+    }
+}
+
+fn bit(v: &[u64], i: u32) -> bool {
+    v[i as usize / 64] >> (i % 64) & 1 == 1
+}

@@ -1,0 +1,159 @@
+//! The world a transport acts on: the clock, the event queue, the packet
+//! pool, the network and the flows. Transports see it through the methods
+//! here; the engine owns the loop that drives it.
+
+use crate::event::{EventKind, EventQueue};
+use crate::flow::{FlowOutcome, FlowSpec};
+use crate::ids::{FlowId, HostId, PortId};
+use crate::metrics::Metrics;
+use crate::network::{NetParams, Network};
+use crate::packet::{Packet, PacketId, PacketKind, PacketPool};
+use crate::rng::Rng;
+use crate::units::Picos;
+
+pub struct World {
+    pub now: Picos,
+    pub events: EventQueue,
+    pub packets: PacketPool,
+    pub net: Network,
+    pub flows: Vec<FlowSpec>,
+    pub outcomes: Vec<FlowOutcome>,
+    pub metrics: Metrics,
+    /// Random draws made during the run (packet spraying, transport choices).
+    pub rng: Rng,
+    /// Flows that have arrived so far (flows arrive in index order).
+    pub arrived: u32,
+    pub completed: u32,
+}
+
+impl World {
+    #[inline]
+    pub fn params(&self) -> &NetParams {
+        &self.net.params
+    }
+
+    #[inline]
+    pub fn flow(&self, f: FlowId) -> &FlowSpec {
+        &self.flows[f.idx()]
+    }
+
+    /// Schedule a transport timer; the two words come back in `on_timer`.
+    #[inline]
+    pub fn timer(&mut self, at: Picos, a: u32, b: u32) {
+        debug_assert!(at >= self.now);
+        self.events.push(at, EventKind::Timer(a, b));
+    }
+
+    /// Allocate a packet.
+    #[inline]
+    pub fn packet(&mut self, p: Packet) -> PacketId {
+        self.packets.alloc(p)
+    }
+
+    /// A new data packet `seq` of flow `f`, sized from the flow's length.
+    pub fn data_packet(&mut self, f: FlowId, seq: u32) -> PacketId {
+        let spec = &self.flows[f.idx()];
+        let wire = self.net.params.data_wire_bytes(spec.size, seq);
+        let mut p = Packet::new(f, spec.src, spec.dst, PacketKind::Data, wire);
+        p.seq = seq;
+        self.packets.alloc(p)
+    }
+
+    /// A header-only packet from `from` to `to` about flow `f`.
+    pub fn control_packet(&mut self, f: FlowId, from: HostId, to: HostId, kind: PacketKind) -> PacketId {
+        let hdr = self.net.params.header;
+        self.packets.alloc(Packet::new(f, from, to, kind, hdr))
+    }
+
+    /// A host's NIC is serializing nothing and has nothing queued.
+    #[inline]
+    pub fn nic_idle(&self, host: HostId) -> bool {
+        let port = &self.net.ports[self.net.nic(host).idx()];
+        port.idle(self.now) && port.queue.is_empty()
+    }
+
+    /// Hand a packet to its source host's NIC (the packet's `src`).
+    #[inline]
+    pub fn send(&mut self, pkt: PacketId) {
+        let host = self.packets.get(pkt).src;
+        let port = self.net.nic(host);
+        self.enqueue(port, pkt);
+    }
+
+    /// Put a packet on an output port: transmit now if the port is idle,
+    /// otherwise queue it (or drop it).
+    #[inline]
+    pub fn enqueue(&mut self, port: PortId, pkt: PacketId) {
+        let pt = &self.net.ports[port.idx()];
+        if pt.idle(self.now) && pt.queue.is_empty() {
+            self.transmit(port, pkt);
+            return;
+        }
+        let pt = &mut self.net.ports[port.idx()];
+        pt.queue.enqueue(pkt, &mut self.packets, &mut self.net.dropped);
+        if !self.net.dropped.is_empty() {
+            self.drop_packets(port);
+        }
+        let pt = &mut self.net.ports[port.idx()];
+        if !pt.wake_pending && !pt.queue.is_empty() {
+            pt.wake_pending = true;
+            let at = pt.busy_until.max(self.now);
+            self.events.push(at, EventKind::PortFree(port));
+        }
+    }
+
+    /// Start serializing `pkt` on the idle `port`.
+    #[inline]
+    pub fn transmit(&mut self, port: PortId, pkt: PacketId) {
+        let is_nic = self.net.ports[port.idx()].node.0 < self.net.params.hosts;
+        if is_nic {
+            let p = self.packets.get_mut(pkt);
+            p.sent_at = self.now;
+            if p.kind == PacketKind::Data && !p.retransmit {
+                let payload = (p.wire_bytes - self.net.params.header) as u64;
+                self.metrics.injected_bytes += payload;
+            }
+        }
+        let (arrive, next) = self.net.start_tx(self.now, port, pkt, &mut self.packets);
+        self.events.push(arrive, EventKind::Arrive(pkt, next));
+        let pt = &mut self.net.ports[port.idx()];
+        // A host NIC always wakes up when free, to pull from its transport.
+        if is_nic || !pt.queue.is_empty() {
+            pt.wake_pending = true;
+            let at = pt.busy_until;
+            self.events.push(at, EventKind::PortFree(port));
+        }
+    }
+
+    fn drop_packets(&mut self, port: PortId) {
+        let hop = self.net.ports[port.idx()].hop;
+        while let Some(d) = self.net.dropped.pop() {
+            self.net.ports[port.idx()].drops += 1;
+            self.metrics.note_drop(hop);
+            let p = self.packets.get(d);
+            if p.kind == PacketKind::Data {
+                self.outcomes[p.flow.idx()].drops += 1;
+            }
+            self.packets.free(d);
+        }
+    }
+
+    /// Record that a flow's receiver has all of its data.
+    pub fn complete(&mut self, f: FlowId) {
+        let o = &mut self.outcomes[f.idx()];
+        if o.finish.is_none() {
+            o.finish = Some(self.now);
+            self.completed += 1;
+        }
+    }
+
+    pub fn is_complete(&self, f: FlowId) -> bool {
+        self.outcomes[f.idx()].finish.is_some()
+    }
+
+    /// Count one retransmitted data packet of flow `f`.
+    #[inline]
+    pub fn note_retransmit(&mut self, f: FlowId) {
+        self.outcomes[f.idx()].retransmits += 1;
+    }
+}

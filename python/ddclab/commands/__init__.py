@@ -1,0 +1,1 @@
+"""Sub-commands of the ``ddclab`` CLI; each module exports ``command``."""
