@@ -212,6 +212,18 @@ def test_bad_inputs_name_what_is_wrong(tmp_path):
         write_sim_report(tmp_path, make_flows(), [1, 2])
 
 
+def test_arrow_backed_flows_from_parquet_give_the_same_numbers(tmp_path):
+    """flows.parquet may be read with Arrow dtypes, where missing values are pd.NA."""
+    flows = make_flows(n=150, incomplete=4)
+    arrow = flows.convert_dtypes(dtype_backend="pyarrow")
+    assert arrow["slowdown"].isna().sum() == 4
+    for build in (slowdown_cdf, slowdown_by_size, fct_vs_size):
+        expected, got = build(flows).data, build(arrow).data
+        assert np.allclose(got.to_numpy(dtype=float), expected.to_numpy(dtype=float)), build.__name__
+    result = write_sim_report(tmp_path / "r", arrow, make_summary(), make_pending())
+    assert result.omitted == {}
+
+
 # --- each simulation figure's numbers ----------------------------------------------------
 
 

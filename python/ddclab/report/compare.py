@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import DdclabError
 from .plot import Plot
 from .style import color, marker, new_figure, plain_log_ticks, style
+from .values import floats
 
 
 def _check_columns(df: pd.DataFrame, needed: dict[str, str | None], what: str) -> None:
@@ -109,9 +110,9 @@ def bar_chart(
             offset = (i - (len(hues) - 1) / 2) * width
             ax.bar(
                 positions[idx] + offset,
-                part[y].to_numpy(dtype=float),
+                floats(part[y]),
                 width,
-                yerr=None if err is None else part[err].to_numpy(dtype=float),
+                yerr=None if err is None else floats(part[err]),
                 label=None if h is None else str(h),
                 color=color(i),
                 capsize=2 if err else 0,
@@ -159,13 +160,13 @@ def line_chart(
         ax = fig.add_subplot()
         for i, h in enumerate(hues):
             part = data if h is None else data[data[hue] == h]
-            xv = part[x].to_numpy(dtype=float)
-            yv = part[y].to_numpy(dtype=float)
+            xv = floats(part[x])
+            yv = floats(part[y])
             label = None if h is None else str(h)
             if err is None:
                 ax.plot(xv, yv, marker=marker(i), color=color(i), label=label)
             else:
-                ax.errorbar(xv, yv, yerr=part[err].to_numpy(dtype=float), marker=marker(i),
+                ax.errorbar(xv, yv, yerr=floats(part[err]), marker=marker(i),
                             color=color(i), label=label, capsize=2)
         if log_x:
             ax.set_xscale("log")

@@ -27,6 +27,7 @@ import pandas as pd
 from ..errors import DdclabError
 from .plot import Plot
 from .style import color, new_figure, plain_log_ticks, style
+from .values import flags, floats
 
 # Above these sizes the figures show a reduction of the data (see module doc).
 CDF_EXACT_MAX = 5000
@@ -51,9 +52,9 @@ def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
 def completed_flows(flows: pd.DataFrame, what: str = "flows") -> tuple[pd.DataFrame, int]:
     """Rows of completed flows with a finite slowdown, and how many rows were dropped."""
     _require(flows, ["size_bytes", "fct_us", "slowdown"], what)
-    ok = np.isfinite(pd.to_numeric(flows["slowdown"], errors="coerce").to_numpy(dtype=float))
+    ok = np.isfinite(floats(flows["slowdown"]))
     if "completed" in flows.columns:
-        ok &= flows["completed"].fillna(False).astype(bool).to_numpy()
+        ok &= flags(flows["completed"])
     return flows.loc[ok], int((~ok).sum())
 
 
@@ -66,7 +67,7 @@ def slowdown_cdf(flows: pd.DataFrame, *, name: str = "slowdown_cdf", label: str 
     done, dropped = completed_flows(flows, "slowdown CDF")
     if done.empty:
         raise DdclabError("slowdown CDF: no completed flows to plot")
-    s = np.sort(done["slowdown"].to_numpy(dtype=float))
+    s = np.sort(floats(done["slowdown"]))
     n = len(s)
     if n <= CDF_EXACT_MAX:
         data = pd.DataFrame({"slowdown": s, "cdf": np.arange(1, n + 1) / n})
@@ -115,8 +116,8 @@ def slowdown_by_size(flows: pd.DataFrame, *, bins: int = 10, name: str = "slowdo
     done, dropped = completed_flows(flows, "slowdown by size")
     if done.empty:
         raise DdclabError("slowdown by size: no completed flows to plot")
-    sizes = done["size_bytes"].to_numpy(dtype=float)
-    slow = done["slowdown"].to_numpy(dtype=float)
+    sizes = floats(done["size_bytes"])
+    slow = floats(done["slowdown"])
     edges = size_bins(sizes, bins)
     which = np.clip(np.searchsorted(edges, sizes, side="right") - 1, 0, len(edges) - 2)
     rows = []
@@ -172,11 +173,11 @@ def fct_vs_size(flows: pd.DataFrame, *, max_points: int = SCATTER_MAX, name: str
         ax = fig.add_subplot()
         # Thousands of SVG circles make a slow, multi-megabyte file; past a few
         # thousand the points are drawn as an image inside the SVG (axes stay vector).
-        ax.scatter(data["size_bytes"], data["fct_us"], s=4, alpha=0.5, color=color(0),
+        ax.scatter(floats(data["size_bytes"]), floats(data["fct_us"]), s=4, alpha=0.5, color=color(0),
                    label="FCT", rasterized=len(data) > RASTERIZE_ABOVE, linewidths=0)
         if "opt_us" in data.columns:
-            order = np.argsort(data["size_bytes"].to_numpy(), kind="stable")
-            ax.plot(data["size_bytes"].to_numpy()[order], data["opt_us"].to_numpy()[order],
+            order = np.argsort(floats(data["size_bytes"]), kind="stable")
+            ax.plot(floats(data["size_bytes"])[order], floats(data["opt_us"])[order],
                     color=color(1), linewidth=1.0, label="OPT (alone in the network)")
             ax.legend()
         ax.set_xscale("log")
@@ -195,8 +196,8 @@ def pending_over_time(
     if pending.empty:
         raise DdclabError("pending bytes: the time series is empty")
     series = pending[["time_us", "pending_bytes"]].sort_values("time_us", kind="stable")
-    t = series["time_us"].to_numpy(dtype=float)
-    v = series["pending_bytes"].to_numpy(dtype=float)
+    t = floats(series["time_us"])
+    v = floats(series["pending_bytes"])
     if len(t) > max_points:
         # Keep each bucket's peak, stamped at the bucket's start: the backlog's
         # peaks survive the reduction, which an every-k-th sample would not promise.
@@ -213,7 +214,7 @@ def pending_over_time(
     with style():
         fig = new_figure(6.4, 3.4)
         ax = fig.add_subplot()
-        ax.step(data["time_us"] / 1e3, data["pending_bytes"], where="post", color=color(0))
+        ax.step(floats(data["time_us"]) / 1e3, floats(data["pending_bytes"]), where="post", color=color(0))
         ax.set_xlabel("simulated time, ms")
         ax.set_ylabel("pending bytes")
         ax.set_title("Bytes not yet delivered")

@@ -27,6 +27,7 @@ from ..errors import DdclabError
 from . import sim
 from .html import HtmlReport
 from .plot import Plot, SavedPlot
+from .values import floats
 
 # Summary keys that differ between reruns of the same scenario and seed.
 VOLATILE_KEYS = ("wall_s",)
@@ -81,7 +82,7 @@ def _by_class_rows(by_class: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _tenant_rows(done: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for tenant, part in done.groupby("tenant", sort=True):
-        s = part["slowdown"].to_numpy(dtype=float)
+        s = floats(part["slowdown"])
         rows.append(
             {
                 "tenant": tenant,
