@@ -125,7 +125,7 @@ def _describe(where: list[tuple[str, str]]) -> str:
 
 def _options(f):
     for flag, _name, default, metavar, help_ in reversed(_NUMBER_OPTIONS):
-        f = click.option(flag, default=str(default), metavar=metavar, help=help_, show_default=True)(f)
+        f = click.option(flag, default=f"{default:g}", metavar=metavar, help=help_, show_default=True)(f)
     return f
 
 
