@@ -66,13 +66,21 @@ impl<T: Transport> Engine<T> {
             }
             w.now = ev.time;
             match ev.kind {
-                EventKind::Arrive(pkt, node) => {
+                EventKind::LinkArrive(port) => {
+                    let pt = &mut w.net.ports[port.idx()];
+                    let flight = pt.pop_arrival().expect("a link event without a packet in flight");
+                    let node = pt.peer;
+                    if let Some(next) = pt.in_flight.front() {
+                        let at = next.arrive;
+                        w.events.push(at, EventKind::LinkArrive(port));
+                    }
+                    let pkt = flight.pkt;
                     if w.net.is_host(node) {
                         t.on_packet(w, HostId(node.0), pkt);
                     } else {
                         let draw = if w.net.params.spray { w.rng.next_u64() } else { 0 };
-                        let port = w.net.route(node, &w.packets, pkt, draw);
-                        w.enqueue(port, pkt);
+                        let out = w.net.route(node, &w.packets, pkt, draw);
+                        w.enqueue(out, pkt);
                     }
                 }
                 EventKind::PortFree(port) => {

@@ -57,6 +57,8 @@ pub struct RunStats {
     /// Packets sent by hosts.
     pub packets_sent: u64,
     pub peak_live_packets: usize,
+    /// Most events pending at once.
+    pub peak_events: usize,
     pub wall_seconds: f64,
     /// Simulated time at the end of the run.
     pub end_time: Picos,
@@ -125,6 +127,7 @@ impl Simulation {
             host_buffer: t.host_buffer.map_or(u64::MAX, |b| b.0 .0),
             ecn_k: scenario.transport.ecn_k,
             levels: scenario.transport.priority_levels,
+            nic_pulls: transport::nic_pulls(&scenario.transport.protocol),
         };
         let net = Network::new(t, &qspec);
         let mut flows = match scenario.workload.kind {
@@ -223,6 +226,7 @@ impl Simulation {
             packet_hops: w.net.ports.iter().map(|p| p.tx_packets).sum(),
             packets_sent: w.net.host_port.iter().map(|p| w.net.ports[p.idx()].tx_packets).sum(),
             peak_live_packets: w.packets.peak(),
+            peak_events: w.events.max_len(),
             wall_seconds: self.started.elapsed().as_secs_f64(),
             end_time: w.now,
             stalled: self.stalled,

@@ -1,11 +1,21 @@
 //! The network: output ports (a queue and the link it drives), routing, and
 //! how a packet moves from port to port.
 //!
-//! A port schedules only its head packet. When it starts serializing a packet
-//! it schedules the packet's arrival at the next node and, only if more
-//! packets wait (or it is a host NIC that pulls from its transport), a
-//! `PortFree` event for when the link is free again. Switching a packet is a
-//! function call at its arrival: route, enqueue, maybe start transmitting.
+//! **Links schedule only their head packet.** Packets a port has started to
+//! send are in the link's `in_flight` list in order of arrival at the far end
+//! (arrival times on one link never decrease), and only the first of them has
+//! an event in the global queue. That keeps the event heap as small as the
+//! number of links plus timers, whatever the load.
+//!
+//! **FIFO ports decide departure times at enqueue.** A FIFO port serves
+//! packets in arrival order without preemption, so the moment a packet is
+//! admitted its transmission start is known: when the packets ahead of it are
+//! done. Such a port needs no "link free" events at all; its buffer occupancy
+//! at any instant is the bytes of admitted packets that have not started yet,
+//! which drop-tail admission and ECN marking read at each arrival. Priority
+//! ports (strict priority, pFabric, and host NICs whose transport pulls
+//! packets one at a time) must choose at departure time, so they hold a real
+//! queue and schedule a `PortFree` event while it is non-empty.
 //!
 //! Timing model (also used by [`crate::opt`], which must agree exactly):
 //! * store-and-forward: a packet arrives at a switch when its last byte has
@@ -15,9 +25,13 @@
 //!   early that its last byte would leave before it has arrived: transmission
 //!   starts at max(arrival, last-byte arrival - serialization on the out link).
 //! * a host receives a packet when its last byte has arrived.
+//! * a port's buffer holds the packets waiting to start; the one being
+//!   serialized has left it.
+
+use std::collections::VecDeque;
 
 use crate::ids::{HostId, NodeId, PortId};
-use crate::packet::{PacketId, PacketPool};
+use crate::packet::{PacketId, PacketKind, PacketPool};
 use crate::queue::{Fifo, PFabricQueue, Queue, StrictPriority};
 use crate::rng::splitmix64;
 use crate::scenario::{QueueKind, Routing, Switching, TopologyConfig};
@@ -25,28 +39,95 @@ use crate::topology::routing::RoutingTable;
 use crate::topology::{Hop, Topology};
 use crate::units::{BitsPerSec, Picos};
 
+/// A packet on (or waiting for) a link.
+#[derive(Clone, Copy, Debug)]
+pub struct Flight {
+    pub pkt: PacketId,
+    /// When its transmission starts.
+    pub start: Picos,
+    /// When it reaches the far end (see the timing model).
+    pub arrive: Picos,
+    pub wire: u32,
+}
+
 pub struct Port {
     pub node: NodeId,
     pub peer: NodeId,
     pub rate: BitsPerSec,
     pub hop: Hop,
+    /// Departure times are fixed at enqueue (FIFO disciplines).
+    pub fifo: bool,
+    /// The waiting packets of a non-FIFO port.
     pub queue: Queue,
-    /// When the link finishes serializing what it has started.
+    /// When the link finishes serializing everything it has started or
+    /// (FIFO) committed to.
     pub busy_until: Picos,
-    /// A `PortFree` event is scheduled.
+    /// A `PortFree` event is scheduled (non-FIFO ports).
     pub wake_pending: bool,
+    /// Started or committed packets not yet at the far end, in arrival order.
+    pub in_flight: VecDeque<Flight>,
+    /// FIFO accounting: `in_flight` entries from this absolute position on
+    /// have not started yet; `popped` counts entries removed from the front.
+    first_waiting: u64,
+    popped: u64,
+    waiting_bytes: u64,
+    waiting_pkts: u32,
+    capacity: u64,
+    ecn_k: Option<u32>,
+    /// Serialization time of a header on this link (cut-through).
+    hdr_time: Picos,
+    /// Exact picoseconds per byte, when whole (the common case).
+    ps_per_byte: Option<u64>,
+    // statistics
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub drops: u64,
-    /// Serialization time of a header on this link (cut-through).
-    hdr_time: Picos,
+    pub max_queue_bytes: u64,
 }
 
 impl Port {
-    /// Idle: nothing being serialized and no wake-up scheduled.
+    /// Nothing being serialized, nothing waiting and no wake-up scheduled.
     #[inline]
     pub fn idle(&self, now: Picos) -> bool {
-        !self.wake_pending && self.busy_until <= now
+        !self.wake_pending && self.busy_until <= now && self.queue.is_empty()
+    }
+
+    /// Mark FIFO packets whose transmission has started by `now` as gone from
+    /// the buffer.
+    #[inline]
+    fn settle(&mut self, now: Picos) {
+        while self.first_waiting - self.popped < self.in_flight.len() as u64 {
+            let f = &self.in_flight[(self.first_waiting - self.popped) as usize];
+            if f.start > now {
+                break;
+            }
+            self.waiting_bytes -= f.wire as u64;
+            self.waiting_pkts -= 1;
+            self.first_waiting += 1;
+        }
+    }
+
+    /// Bytes waiting in this port's buffer at `now`.
+    pub fn queued_bytes(&mut self, now: Picos) -> u64 {
+        if self.fifo {
+            self.settle(now);
+            self.waiting_bytes
+        } else {
+            self.queue.bytes()
+        }
+    }
+
+    pub fn pop_arrival(&mut self) -> Option<Flight> {
+        let f = self.in_flight.pop_front()?;
+        if self.fifo && self.first_waiting == self.popped {
+            // It started long ago but no admission has settled the buffer
+            // since: it leaves the count now.
+            self.waiting_bytes -= f.wire as u64;
+            self.waiting_pkts -= 1;
+            self.first_waiting += 1;
+        }
+        self.popped += 1;
+        Some(f)
     }
 }
 
@@ -90,20 +171,32 @@ pub struct QueueSpec {
     /// Explicit ECN threshold in packets, or None to scale 65 packets per 10 Gbps.
     pub ecn_k: Option<u32>,
     pub levels: u32,
+    /// The transport pulls packets into idle host NICs (so NICs cannot be FIFO
+    /// fast-path ports).
+    pub nic_pulls: bool,
 }
 
 impl QueueSpec {
-    fn build(&self, rate: BitsPerSec, at_host: bool) -> Queue {
-        let cap = if at_host { self.host_buffer } else { self.switch_buffer };
-        let k = || {
-            Some(self.ecn_k.unwrap_or_else(|| ((65u128 * rate.0 as u128).div_ceil(10_000_000_000)) as u32))
-        };
+    fn ecn_threshold(&self, rate: BitsPerSec) -> Option<u32> {
         match self.kind {
-            QueueKind::Auto | QueueKind::DropTail => Queue::Fifo(Fifo::new(cap, None)),
-            QueueKind::Ecn => Queue::Fifo(Fifo::new(cap, k())),
+            QueueKind::Ecn => {
+                Some(self.ecn_k.unwrap_or_else(|| ((65u128 * rate.0 as u128).div_ceil(10_000_000_000)) as u32))
+            }
+            _ => None,
+        }
+    }
+
+    fn build(&self, rate: BitsPerSec, at_host: bool) -> (Queue, bool, u64, Option<u32>) {
+        let cap = if at_host { self.host_buffer } else { self.switch_buffer };
+        let k = self.ecn_threshold(rate);
+        let fifo_kind = matches!(self.kind, QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn);
+        let fast = fifo_kind && !(at_host && self.nic_pulls);
+        let q = match self.kind {
+            QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn => Queue::Fifo(Fifo::new(cap, k)),
             QueueKind::Priority => Queue::Priority(StrictPriority::new(self.levels, cap, None)),
             QueueKind::Pfabric => Queue::PFabric(PFabricQueue::new(cap)),
-        }
+        };
+        (q, fast, cap, k)
     }
 }
 
@@ -130,18 +223,29 @@ impl Network {
             for (from, to, hop) in [(l.a, l.b, l.hop_ab), (l.b, l.a, l.hop_ba)] {
                 let id = ports.len() as u32;
                 let at_host = from < topology.hosts;
+                let (queue, fifo, capacity, ecn_k) = queues.build(l.rate, at_host);
                 ports.push(Port {
                     node: NodeId(from),
                     peer: NodeId(to),
                     rate: l.rate,
                     hop,
-                    queue: queues.build(l.rate, at_host),
+                    fifo,
+                    queue,
                     busy_until: Picos::ZERO,
                     wake_pending: false,
+                    in_flight: VecDeque::new(),
+                    first_waiting: 0,
+                    popped: 0,
+                    waiting_bytes: 0,
+                    waiting_pkts: 0,
+                    capacity,
+                    ecn_k,
+                    hdr_time: l.rate.tx_time(hdr),
+                    ps_per_byte: l.rate.ps_per_byte(),
                     tx_packets: 0,
                     tx_bytes: 0,
                     drops: 0,
-                    hdr_time: l.rate.tx_time(hdr),
+                    max_queue_bytes: 0,
                 });
                 adjacency[from as usize].push((id, to));
                 if at_host {
@@ -194,34 +298,77 @@ impl Network {
         PortId(choices[((pick as u128 * n as u128) >> 64) as usize])
     }
 
-    /// Start serializing `pkt` on `port` (which must be idle). Returns the time
-    /// the packet reaches the next node and that node; updates the port.
+}
+
+impl Port {
+    /// Commit `pkt` to the link: it starts when the link is free (and, under
+    /// cut-through, when its last byte can follow). Returns whether it is now
+    /// the link's head packet (so its arrival must be scheduled), and the
+    /// flight.
     #[inline]
-    pub fn start_tx(&mut self, now: Picos, port: PortId, pkt: PacketId, pool: &mut PacketPool) -> (Picos, NodeId) {
-        let hosts = self.params.hosts;
-        let cut = self.params.cut_through;
-        let prop = self.params.propagation;
-        let sd = self.params.switch_delay;
-        let pt = &mut self.ports[port.idx()];
+    pub fn commit(&mut self, now: Picos, pkt: PacketId, pool: &mut PacketPool, np: &NetParams) -> (bool, Flight) {
         let p = pool.get_mut(pkt);
-        let ser = pt.rate.tx_time(p.wire_bytes as u64);
-        let start = if cut { now.max(p.last_byte_at.saturating_sub(ser)) } else { now };
+        let wire = p.wire_bytes;
+        let ser = match self.ps_per_byte {
+            Some(k) => Picos(wire as u64 * k),
+            None => self.rate.tx_time(wire as u64),
+        };
+        let mut start = now.max(self.busy_until);
+        if np.cut_through {
+            start = start.max(p.last_byte_at.saturating_sub(ser));
+        }
         let end = start + ser;
-        pt.busy_until = end;
-        pt.tx_packets += 1;
-        pt.tx_bytes += p.wire_bytes as u64;
-        let next = pt.peer;
-        let arrive = if next.0 < hosts {
-            p.last_byte_at = end + prop;
-            end + prop
+        self.busy_until = end;
+        self.tx_packets += 1;
+        self.tx_bytes += wire as u64;
+        let arrive = if self.peer.0 < np.hosts {
+            p.last_byte_at = end + np.propagation;
+            end + np.propagation
         } else {
-            p.last_byte_at = end + prop + sd;
-            if cut {
-                start + pt.hdr_time + prop + sd
+            p.last_byte_at = end + np.propagation + np.switch_delay;
+            if np.cut_through {
+                start + self.hdr_time + np.propagation + np.switch_delay
             } else {
-                end + prop + sd
+                p.last_byte_at
             }
         };
-        (arrive, next)
+        if self.node.0 < np.hosts {
+            p.sent_at = start;
+        }
+        let flight = Flight { pkt, start, arrive, wire };
+        let head = self.in_flight.is_empty();
+        if self.fifo && start > now {
+            self.waiting_bytes += wire as u64;
+            self.waiting_pkts += 1;
+            if self.waiting_bytes > self.max_queue_bytes {
+                self.max_queue_bytes = self.waiting_bytes;
+            }
+        } else if self.fifo && self.first_waiting - self.popped == self.in_flight.len() as u64 {
+            // Started at once with nothing waiting: it is not in the buffer.
+            self.first_waiting += 1;
+        }
+        self.in_flight.push_back(flight);
+        (head, flight)
+    }
+
+    /// FIFO admission at `now`: drop-tail on the bytes waiting, and ECN
+    /// marking of data packets that find `ecn_k` or more packets waiting.
+    /// Returns false if the packet must be dropped.
+    #[inline]
+    pub fn fifo_admit(&mut self, now: Picos, pkt: PacketId, pool: &mut PacketPool) -> bool {
+        self.settle(now);
+        if self.busy_until <= now {
+            return true; // starts at once; takes no buffer
+        }
+        let p = pool.get_mut(pkt);
+        if self.waiting_bytes + p.wire_bytes as u64 > self.capacity {
+            return false;
+        }
+        if let Some(k) = self.ecn_k {
+            if p.kind == PacketKind::Data && self.waiting_pkts >= k {
+                p.ce = true;
+            }
+        }
+        true
     }
 }

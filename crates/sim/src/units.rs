@@ -96,6 +96,13 @@ impl BitsPerSec {
         let r = self.0 as u128;
         Picos(bits.div_ceil(r) as u64)
     }
+    /// Picoseconds per byte when that is a whole number (true for every
+    /// standard speed), which turns serialization into one multiplication.
+    pub fn ps_per_byte(self) -> Option<u64> {
+        let num = 8_000_000_000_000u64;
+        (self.0 > 0 && num % self.0 == 0).then(|| num / self.0)
+    }
+
     pub fn as_gbps_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }

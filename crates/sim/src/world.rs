@@ -75,67 +75,79 @@ impl World {
     /// Hand a packet to its source host's NIC (the packet's `src`).
     #[inline]
     pub fn send(&mut self, pkt: PacketId) {
-        let host = self.packets.get(pkt).src;
-        let port = self.net.nic(host);
+        let p = self.packets.get(pkt);
+        if p.kind == PacketKind::Data && !p.retransmit {
+            self.metrics.injected_bytes += (p.wire_bytes - self.net.params.header) as u64;
+        }
+        let port = self.net.nic(p.src);
         self.enqueue(port, pkt);
     }
 
-    /// Put a packet on an output port: transmit now if the port is idle,
-    /// otherwise queue it (or drop it).
+    /// Offer a packet to an output port: commit it to the link, queue it, or
+    /// drop it.
     #[inline]
     pub fn enqueue(&mut self, port: PortId, pkt: PacketId) {
-        let pt = &self.net.ports[port.idx()];
-        if pt.idle(self.now) && pt.queue.is_empty() {
+        let now = self.now;
+        let net = &mut self.net;
+        let pt = &mut net.ports[port.idx()];
+        if pt.fifo {
+            if !pt.fifo_admit(now, pkt, &mut self.packets) {
+                self.drop_one(port, pkt);
+                return;
+            }
+            let (head, f) = pt.commit(now, pkt, &mut self.packets, &net.params);
+            if head {
+                self.events.push(f.arrive, EventKind::LinkArrive(port));
+            }
+            return;
+        }
+        if pt.idle(now) {
             self.transmit(port, pkt);
             return;
         }
-        let pt = &mut self.net.ports[port.idx()];
-        pt.queue.enqueue(pkt, &mut self.packets, &mut self.net.dropped);
-        if !self.net.dropped.is_empty() {
-            self.drop_packets(port);
+        pt.queue.enqueue(pkt, &mut self.packets, &mut net.dropped);
+        let b = pt.queue.bytes();
+        if b > pt.max_queue_bytes {
+            pt.max_queue_bytes = b;
         }
-        let pt = &mut self.net.ports[port.idx()];
         if !pt.wake_pending && !pt.queue.is_empty() {
             pt.wake_pending = true;
-            let at = pt.busy_until.max(self.now);
+            let at = pt.busy_until.max(now);
             self.events.push(at, EventKind::PortFree(port));
+        }
+        while let Some(d) = self.net.dropped.pop() {
+            self.drop_one(port, d);
         }
     }
 
-    /// Start serializing `pkt` on the idle `port`.
+    /// Start sending `pkt` on a non-FIFO `port` that is free.
     #[inline]
     pub fn transmit(&mut self, port: PortId, pkt: PacketId) {
-        let is_nic = self.net.ports[port.idx()].node.0 < self.net.params.hosts;
-        if is_nic {
-            let p = self.packets.get_mut(pkt);
-            p.sent_at = self.now;
-            if p.kind == PacketKind::Data && !p.retransmit {
-                let payload = (p.wire_bytes - self.net.params.header) as u64;
-                self.metrics.injected_bytes += payload;
-            }
+        let now = self.now;
+        let net = &mut self.net;
+        let pt = &mut net.ports[port.idx()];
+        let (head, f) = pt.commit(now, pkt, &mut self.packets, &net.params);
+        if head {
+            self.events.push(f.arrive, EventKind::LinkArrive(port));
         }
-        let (arrive, next) = self.net.start_tx(self.now, port, pkt, &mut self.packets);
-        self.events.push(arrive, EventKind::Arrive(pkt, next));
-        let pt = &mut self.net.ports[port.idx()];
-        // A host NIC always wakes up when free, to pull from its transport.
-        if is_nic || !pt.queue.is_empty() {
+        // Keep serving the queue; a host NIC also wakes to pull from its transport.
+        if !pt.queue.is_empty() || pt.node.0 < net.params.hosts {
             pt.wake_pending = true;
             let at = pt.busy_until;
             self.events.push(at, EventKind::PortFree(port));
         }
     }
 
-    fn drop_packets(&mut self, port: PortId) {
-        let hop = self.net.ports[port.idx()].hop;
-        while let Some(d) = self.net.dropped.pop() {
-            self.net.ports[port.idx()].drops += 1;
-            self.metrics.note_drop(hop);
-            let p = self.packets.get(d);
-            if p.kind == PacketKind::Data {
-                self.outcomes[p.flow.idx()].drops += 1;
-            }
-            self.packets.free(d);
+    fn drop_one(&mut self, port: PortId, d: PacketId) {
+        let pt = &mut self.net.ports[port.idx()];
+        pt.drops += 1;
+        let hop = pt.hop;
+        self.metrics.note_drop(hop);
+        let p = self.packets.get(d);
+        if p.kind == PacketKind::Data {
+            self.outcomes[p.flow.idx()].drops += 1;
         }
+        self.packets.free(d);
     }
 
     /// Record that a flow's receiver has all of its data.

@@ -38,6 +38,13 @@ pub fn default_queue(protocol: &str) -> QueueKind {
     }
 }
 
+/// Whether a protocol's hosts pull packets into their NIC one at a time when
+/// it falls idle (rather than handing packets to a FIFO NIC queue).
+pub fn nic_pulls(protocol: &str) -> bool {
+    let _ = protocol;
+    false
+}
+
 /// A callback generic over the transport type, so the engine is compiled once
 /// per protocol (static dispatch on the hot path).
 pub trait WithTransport {
