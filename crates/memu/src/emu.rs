@@ -1,0 +1,276 @@
+//! The emulator instance of one process: its userfaultfd, page table, store,
+//! network model, counters and the two service threads.
+
+use crate::config::{BackendKind, Config};
+use crate::lock::Lock;
+use crate::netmodel::NetModel;
+use crate::pages::{PageTable, State};
+use crate::stats::{Counter, Stats};
+use crate::store::{InProc, Store};
+use crate::trace::Trace;
+use crate::uffd::{self, PageRegion, PAGE};
+use crate::{region, sys};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+pub struct Core {
+    pub pt: PageTable,
+    pub store: Store,
+    pub net: NetModel,
+}
+
+pub struct Emu {
+    pub uffd: i32,
+    pub reg_mode: u64,
+    pub cfg: Config,
+    pub core: Lock<Core>,
+    /// Held by the evictor for a whole batch and by fork's prepare handler, so
+    /// no page is ever half-way to the store when the address space is copied.
+    pub fork_lock: Lock<()>,
+    pub stats: Stats,
+    pub trace: Option<Trace>,
+    /// Futex word the handler bumps to wake the evictor.
+    pub evict_word: AtomicU32,
+    pub batch_seq: AtomicU64,
+    pub pagemap_fd: i32,
+    /// Shim-private ranges never registered (arena, store).
+    pub exclude: Vec<(u64, u64)>,
+    pub zero_page: u64,
+    pub wake_mark: u64,
+    pub target_mark: u64,
+    /// Print events on stderr (DDCLAB_MEMU_DEBUG=1).
+    pub debug: bool,
+}
+
+static EMU: AtomicPtr<Emu> = AtomicPtr::new(std::ptr::null_mut());
+pub static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub fn get() -> Option<&'static Emu> {
+    let p = EMU.load(Ordering::Acquire);
+    if p.is_null() || !ACTIVE.load(Ordering::Acquire) {
+        None
+    } else {
+        Some(unsafe { &*p })
+    }
+}
+
+fn die(msg: &str) -> ! {
+    sys::write_all(2, format!("ddclab-memu: {msg}\n").as_bytes());
+    unsafe { libc::_exit(125) }
+}
+
+/// Watermarks: the evictor wakes above `wake` and evicts down to `target`,
+/// leaving headroom so faults rarely have to wait for room.
+pub fn watermarks(budget: u64, batch: u64) -> (u64, u64) {
+    if budget == u64::MAX {
+        return (u64::MAX, u64::MAX);
+    }
+    let gap = batch.max(budget / 32).min(budget / 4).max(1);
+    (budget.saturating_sub(gap), budget.saturating_sub(2 * gap))
+}
+
+/// Set up the emulator for this process and start its threads.
+pub fn start(cfg: Config) {
+    let mut features = uffd::FEATURE_EVENT_REMAP
+        | uffd::FEATURE_EVENT_REMOVE
+        | uffd::FEATURE_EVENT_UNMAP
+        | uffd::FEATURE_THREAD_ID
+        | uffd::FEATURE_MOVE;
+    if cfg.dirty_tracking {
+        features |= uffd::FEATURE_WP_ASYNC | uffd::FEATURE_WP_UNPOPULATED;
+    }
+    let (fd, got) = match uffd::open(features) {
+        Ok(x) => x,
+        Err(e) => die(&format!("userfaultfd unavailable (errno {e}); the emulator needs root or vm.unprivileged_userfaultfd=1")),
+    };
+    if got & uffd::FEATURE_MOVE == 0 {
+        die("this kernel lacks UFFDIO_MOVE (needs Linux >= 6.8)");
+    }
+    let dirty = cfg.dirty_tracking && got & uffd::FEATURE_WP_ASYNC != 0;
+    let reg_mode = uffd::REGISTER_MODE_MISSING | if dirty { uffd::REGISTER_MODE_WP } else { 0 };
+    let store = match cfg.backend {
+        BackendKind::InProc => match InProc::new(fd, reg_mode) {
+            Ok(s) => Store::InProc(s),
+            Err(e) => die(&format!("cannot create the in-process store (errno {e})")),
+        },
+        _ => match crate::blade::BladeClient::connect(&cfg, fd, reg_mode) {
+            Ok(b) => Store::Blade(b),
+            Err(e) => die(&format!("cannot reach the memory blade {}: {e}", cfg.backend_addr)),
+        },
+    };
+    let mut exclude = vec![crate::alloc::range()];
+    exclude.extend(store.exclude_range());
+    let stats = Stats::open(cfg.stats_dir.as_deref());
+    let budget = cfg.local_pages;
+    stats.set(Counter::Budget, if budget == u64::MAX { 0 } else { budget });
+    stats.set(Counter::StartNs, sys::now_ns());
+    let trace = cfg.trace_dir.as_deref().and_then(|d| Trace::open(d, cfg.trace_capacity));
+    let pagemap_fd = unsafe { libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let zero: Box<[u8]> = vec![0u8; PAGE as usize].into_boxed_slice();
+    let zero_page = Box::leak(zero).as_ptr() as u64;
+    let (wake_mark, target_mark) = watermarks(budget, cfg.evict_batch as u64);
+    let net = NetModel::new(cfg.model.clone());
+    let emu = Box::new(Emu {
+        uffd: fd,
+        reg_mode,
+        core: Lock::new(Core { pt: PageTable::default(), store, net }),
+        fork_lock: Lock::new(()),
+        stats,
+        trace,
+        evict_word: AtomicU32::new(0),
+        batch_seq: AtomicU64::new(0),
+        pagemap_fd,
+        exclude,
+        zero_page,
+        wake_mark,
+        target_mark,
+        debug: std::env::var_os("DDCLAB_MEMU_DEBUG").is_some(),
+        cfg,
+    });
+    let emu: &'static Emu = Box::leak(emu);
+    EMU.store(emu as *const Emu as *mut Emu, Ordering::Release);
+    // Threads first (their stacks come from the private arena), then register:
+    // nothing the service threads touch may ever be registered.
+    spawn(crate::fault::handler_main);
+    spawn(crate::evict::evictor_main);
+    {
+        let mut core = emu.core.lock();
+        emu.rescan(&mut core);
+    }
+    ACTIVE.store(true, Ordering::Release);
+}
+
+extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
+    // Process-directed signals must go to the program's threads: its handlers
+    // may touch emulated memory, which this thread would then wait on forever.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let f: fn(&'static Emu) = std::mem::transmute(f);
+        let emu = &*EMU.load(Ordering::Acquire);
+        f(emu);
+    }
+    std::ptr::null_mut()
+}
+
+fn spawn(f: fn(&'static Emu)) {
+    const STACK: usize = 1 << 20;
+    unsafe {
+        let layout = std::alloc::Layout::from_size_align_unchecked(STACK, 4096);
+        let stack = std::alloc::alloc(layout);
+        if stack.is_null() {
+            die("cannot allocate a service-thread stack");
+        }
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstack(&mut attr, stack as *mut libc::c_void, STACK);
+        let mut tid: libc::pthread_t = 0;
+        let rc = libc::pthread_create(&mut tid, &attr, thread_entry, f as *mut libc::c_void);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 {
+            die(&format!("cannot start a service thread (error {rc})"));
+        }
+    }
+}
+
+impl Emu {
+    pub fn budget(&self) -> u64 {
+        self.cfg.local_pages
+    }
+
+    pub fn is_own(&self, addr: u64) -> bool {
+        self.exclude.iter().any(|&(s, e)| addr >= s && addr < e)
+    }
+
+    pub fn wake_evictor(&self) {
+        self.evict_word.fetch_add(1, Ordering::Release);
+        unsafe {
+            libc::syscall(libc::SYS_futex, self.evict_word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+        }
+    }
+
+    /// Register [start, end) and account for pages already present in it.
+    pub fn register(&self, core: &mut Core, start: u64, end: u64) {
+        if end <= start || uffd::register(self.uffd, start, end - start, self.reg_mode).is_err() {
+            return;
+        }
+        core.pt.add_region(start, end);
+        self.stats.add(Counter::Registered, (end - start) / PAGE);
+        // Pages touched before registration are local and evictable like any other.
+        if self.pagemap_fd >= 0 {
+            let mut buf = [PageRegion::default(); 256];
+            let mut at = start;
+            while at < end {
+                let Ok((n, walk_end)) =
+                    uffd::pagemap_scan(self.pagemap_fd, at, end, 0, uffd::PAGE_IS_PRESENT, uffd::PAGE_IS_PRESENT, &mut buf)
+                else {
+                    break;
+                };
+                for r in &buf[..n] {
+                    for vpn in r.start / PAGE..r.end / PAGE {
+                        if !core.pt.pages.contains_key(&vpn) {
+                            core.pt.insert_resident(vpn, false, true);
+                        }
+                    }
+                }
+                if walk_end <= at || walk_end >= end || n < buf.len() {
+                    break;
+                }
+                at = walk_end;
+            }
+            self.note_resident(core);
+        }
+    }
+
+    /// Register every candidate mapping not registered yet.
+    pub fn rescan(&self, core: &mut Core) {
+        let Some(text) = sys::read_file("/proc/self/maps") else { return };
+        let maps = region::parse_maps(&String::from_utf8_lossy(&text));
+        let mut exclude = self.exclude.clone();
+        exclude.extend(core.pt.registered_ranges());
+        for (s, e) in region::candidates(&maps, &exclude) {
+            self.register(core, s, e);
+        }
+        self.stats.add(Counter::Rescans, 1);
+    }
+
+    pub fn note_resident(&self, core: &Core) {
+        self.stats.set(Counter::Resident, core.pt.resident);
+        self.stats.max(Counter::PeakResident, core.pt.resident);
+        if core.pt.resident > self.wake_mark {
+            self.wake_evictor();
+        }
+    }
+
+    /// Bring every remote page home (before fork: the child's copy of the
+    /// address space is not registered, so it must hold all the data).
+    pub fn fetch_all(&self, core: &mut Core) {
+        let vpns: Vec<u64> = core
+            .pt
+            .pages
+            .iter()
+            .filter(|(_, p)| matches!(p.state, State::Remote | State::Fetching))
+            .map(|(&v, _)| v)
+            .collect();
+        for vpn in vpns {
+            let slot = core.pt.pages[&vpn].slot;
+            let mut r = crate::fault::install(self, core, vpn, slot);
+            // EAGAIN: an unmap/remove event is being delivered; the handler
+            // reads it without this lock, so it clears shortly.
+            let mut tries = 0;
+            while r == Err(libc::EAGAIN) && tries < 100_000 {
+                unsafe { libc::sched_yield() };
+                r = crate::fault::install(self, core, vpn, slot);
+                tries += 1;
+            }
+            if r.is_ok() {
+                let p = core.pt.pages.get_mut(&vpn).unwrap();
+                p.state = State::Resident;
+                core.pt.resident += 1;
+                core.pt.clock.push(vpn);
+                self.stats.add(Counter::ForkPrefetch, 1);
+            }
+        }
+        self.note_resident(core);
+    }
+}

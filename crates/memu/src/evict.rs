@@ -1,0 +1,263 @@
+//! The evictor thread: keeps the local resident set within the budget, off
+//! the fault path.
+//!
+//! Watermarks: it wakes when resident pages exceed `wake_mark` and evicts in
+//! batches until they are at or below `target_mark`. Victims come from CLOCK
+//! (pages.rs). With dirty tracking on, the reference information also comes from
+//! the kernel: PAGEMAP_SCAN reports which candidates were written since the last
+//! scan (async write-protect) and re-protects them in the same call; written
+//! candidates get a second chance, and a page is written back only if it was
+//! written since it was last fetched -- clean pages cost no write traffic.
+//!
+//! A victim leaves the program's address space with UFFDIO_MOVE, atomically: a
+//! thread touching it afterwards faults and waits for the batch to finish, so no
+//! write can slip in between "copy" and "drop".
+
+use crate::emu::Emu;
+use crate::netmodel::Dir;
+use crate::pages::State;
+use crate::stats::Counter;
+use crate::store::Store;
+use crate::sys::{self, now_ns};
+use crate::trace;
+use crate::uffd::{self, PageRegion, PAGE};
+use std::sync::atomic::Ordering;
+
+const RESCAN_NS: u64 = 20_000_000;
+
+pub fn evictor_main(emu: &'static Emu) {
+    let mut last_rescan = now_ns();
+    loop {
+        let seen = emu.evict_word.load(Ordering::Acquire);
+        let now = now_ns();
+        if now - last_rescan > RESCAN_NS {
+            // glibc creates arenas and large-chunk mmaps with internal calls
+            // that cannot be interposed: find them in /proc/self/maps.
+            let mut core = emu.core.lock();
+            emu.rescan(&mut core);
+            last_rescan = now;
+        }
+        discard_slots(emu);
+        let resident = emu.core.lock().pt.resident;
+        if resident <= emu.wake_mark {
+            let ts = libc::timespec { tv_sec: 0, tv_nsec: 5_000_000 };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    emu.evict_word.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    seen,
+                    &ts as *const libc::timespec,
+                );
+            }
+            continue;
+        }
+        let mut stuck = 0;
+        while emu.core.lock().pt.resident > emu.target_mark && stuck < 3 {
+            if evict_batch(emu) == 0 {
+                stuck += 1;
+            } else {
+                stuck = 0;
+            }
+        }
+        if stuck >= 3 {
+            // Nothing evictable right now (pages shared with a fork child or
+            // in flight): back off instead of spinning.
+            let ts = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+            unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// Release store slots whose pages the program freed. MADV_DONTNEED on the
+/// (registered) store raises a REMOVE event that the handler reads, which is
+/// why only this thread may do it.
+fn discard_slots(emu: &Emu) {
+    let _fork = emu.fork_lock.lock();
+    let mut slots = {
+        let mut core = emu.core.lock();
+        match &mut core.store {
+            Store::InProc(s) if !s.discard.is_empty() => std::mem::take(&mut s.discard),
+            _ => return,
+        }
+    };
+    // One madvise (and one REMOVE event) per contiguous run of slots.
+    slots.sort_unstable();
+    let pages: Vec<u64> = slots.iter().map(|s| s / PAGE).collect();
+    for (start, n) in crate::fault::runs(&pages) {
+        unsafe { sys::madvise(start * PAGE, n * PAGE, libc::MADV_DONTNEED) };
+    }
+    let mut core = emu.core.lock();
+    if let Store::InProc(st) = &mut core.store {
+        for s in slots {
+            st.release_empty(s);
+        }
+    }
+}
+
+/// Written-since-last-scan bits of [start, end), re-arming write protection.
+fn written_pages(emu: &Emu, start: u64, end: u64, out: &mut Vec<u64>) {
+    let mut buf = [PageRegion::default(); 64];
+    let flags = uffd::PM_SCAN_WP_MATCHING | uffd::PM_SCAN_CHECK_WPASYNC;
+    if let Ok((n, _)) =
+        uffd::pagemap_scan(emu.pagemap_fd, start, end, flags, uffd::PAGE_IS_WRITTEN, uffd::PAGE_IS_WRITTEN, &mut buf)
+    {
+        for r in &buf[..n] {
+            out.extend(r.start / PAGE..r.end / PAGE);
+        }
+    }
+}
+
+/// Evict one batch; returns the number of pages that left local memory.
+fn evict_batch(emu: &Emu) -> usize {
+    let _fork = emu.fork_lock.lock();
+    let dirty_tracking = emu.reg_mode & uffd::REGISTER_MODE_WP != 0;
+    let batch = emu.cfg.evict_batch;
+    let mut victims: Vec<(u64, u64, bool)> = Vec::with_capacity(batch); // vpn, slot, dirty
+    {
+        let mut core = emu.core.lock();
+        let mut picked = core.pt.select_victims(batch);
+        if dirty_tracking && !picked.is_empty() {
+            picked.sort_unstable();
+            let mut written = Vec::new();
+            for (s, n) in crate::fault::runs(&picked) {
+                written_pages(emu, s * PAGE, (s + n) * PAGE, &mut written);
+            }
+            // Written since the last look: referenced. Second chance, once.
+            for v in &written {
+                if let Some(p) = core.pt.pages.get_mut(v) {
+                    p.dirty = true;
+                    if p.state == State::Evicting && !p.refbit {
+                        p.state = State::Resident;
+                        p.refbit = false; // second chance already used by this rescue
+                        core.pt.clock.push(*v);
+                    }
+                }
+            }
+            picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
+            if picked.is_empty() {
+                // Everything was hot: take the next candidates without rescue.
+                picked = core.pt.select_victims(batch);
+            }
+        }
+        for v in picked {
+            let dirty = core.pt.pages[&v].dirty || !dirty_tracking;
+            let slot = match &mut core.store {
+                Store::InProc(s) => s.alloc(),
+                Store::Blade(b) => b.alloc(),
+            };
+            match slot {
+                Some(slot) => victims.push((v, slot, dirty)),
+                None => core.pt.pages.get_mut(&v).unwrap().state = State::Resident,
+            }
+        }
+    }
+    if victims.is_empty() {
+        return 0;
+    }
+    // Move the pages out, without the page-table lock: faults keep being served.
+    let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
+    let inproc = matches!(emu.core.lock().store, Store::InProc(_));
+    for &(v, slot, dirty) in &victims {
+        let r = if inproc {
+            uffd::mv(emu.uffd, slot, v * PAGE, PAGE, 0).map(|_| ()).map_err(|e| e.0)
+        } else {
+            // One blade connection, shared with the handler: serialize on the lock.
+            let mut core = emu.core.lock();
+            match &mut core.store {
+                Store::Blade(b) => b.evict(emu.uffd, v * PAGE, slot, dirty),
+                Store::InProc(_) => unreachable!(),
+            }
+        };
+        results.push(r);
+    }
+    let mut evicted = 0usize;
+    let mut written_back: Vec<u64> = Vec::new();
+    {
+        let mut core = emu.core.lock();
+        for (&(v, slot, dirty), r) in victims.iter().zip(&results) {
+            let still = core.pt.pages.get(&v).is_some_and(|p| p.state == State::Evicting);
+            match r {
+                Ok(()) if still => {
+                    let p = core.pt.pages.get_mut(&v).unwrap();
+                    p.state = State::Remote;
+                    p.slot = slot;
+                    p.refbit = false;
+                    core.pt.resident -= 1;
+                    evicted += 1;
+                    if dirty {
+                        written_back.push(v);
+                    }
+                }
+                Ok(()) => {
+                    // The program discarded the page meanwhile (its REMOVE event
+                    // already uncounted it): drop the copy.
+                    core.store.release_full(slot);
+                }
+                Err(e) => {
+                    release_unused(&mut core.store, slot);
+                    if !still {
+                        continue;
+                    }
+                    let p = core.pt.pages.get_mut(&v).unwrap();
+                    match *e {
+                        // Shared with a fork child (or transiently pinned):
+                        // try again later.
+                        libc::EBUSY | libc::EAGAIN => {
+                            p.state = State::Resident;
+                            p.refbit = true;
+                            core.pt.clock.push(v);
+                            emu.stats.add(Counter::EvictSkipped, 1);
+                        }
+                        // Not present after all: nothing to keep.
+                        libc::ENOENT => {
+                            core.pt.pages.remove(&v);
+                            core.pt.resident -= 1;
+                        }
+                        // Locked, not writable, ...: cannot be moved, ever.
+                        _ => {
+                            p.state = State::Pinned;
+                            emu.stats.add(Counter::EvictSkipped, 1);
+                        }
+                    }
+                }
+            }
+        }
+        emu.note_resident(&core);
+    }
+    let now = now_ns();
+    let batch_id = emu.batch_seq.fetch_add(1, Ordering::Relaxed);
+    emu.stats.add(Counter::PagesEvicted, evicted as u64);
+    emu.stats.add(Counter::EvictBatches, 1);
+    emu.stats.add(Counter::PagesWrittenBack, written_back.len() as u64);
+    if !written_back.is_empty() {
+        written_back.sort_unstable();
+        if let Some(tr) = &emu.trace {
+            for (s, n) in crate::fault::runs(&written_back) {
+                if tr.record(now, s, n as u32, trace::WRITE, batch_id) {
+                    emu.stats.add(Counter::TraceRecords, 1);
+                } else {
+                    emu.stats.add(Counter::TraceDropped, 1);
+                }
+            }
+        }
+        // The write-back occupies the egress link; the next batch waits for it,
+        // so eviction cannot outrun the modelled bandwidth.
+        let due = emu.core.lock().net.transfer(Dir::Egress, now, written_back.len() as u64 * PAGE);
+        if due > now + 200_000 {
+            let d = due - now;
+            let ts = libc::timespec { tv_sec: (d / 1_000_000_000) as i64, tv_nsec: (d % 1_000_000_000) as i64 };
+            unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+        } else {
+            sys::spin_until(due);
+        }
+    }
+    evicted
+}
+
+fn release_unused(store: &mut Store, slot: u64) {
+    match store {
+        Store::InProc(s) => s.release_empty(slot),
+        Store::Blade(b) => b.free_slot(slot),
+    }
+}

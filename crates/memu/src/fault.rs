@@ -1,0 +1,359 @@
+//! The fault-handler thread: reads userfaultfd messages, fills first touches
+//! with zeros locally, serves misses of evicted pages from the store after the
+//! modelled network delay, and applies remove/unmap/remap events to the page
+//! table. It never evicts: when the local budget is full a fault waits for the
+//! evictor (counted as stall time).
+//!
+//! Several faults may be in flight at once: each remote read is booked on the
+//! network model when it arrives and installed when its completion time comes,
+//! so concurrent misses overlap their latencies as they would on a real link.
+
+use crate::emu::{Core, Emu};
+use crate::netmodel::Dir;
+use crate::pages::State;
+use crate::stats::Counter;
+use crate::store::Store;
+use crate::sys::{self, now_ns};
+use crate::trace;
+use crate::uffd::{self, Msg, PAGE};
+use std::collections::VecDeque;
+
+struct Pending {
+    due: u64,
+    t_read: u64,
+    injected: u64,
+    fault_vpn: u64,
+    vpns: Vec<u64>,
+    batch: u64,
+}
+
+/// A fault that could not be served yet: no room, or its page is mid-eviction.
+struct Deferred {
+    addr: u64,
+    flags: u64,
+    t_read: u64,
+    not_before: u64,
+}
+
+/// How long a fault may wait for room before the budget is overshot (only
+/// when nothing is evictable, e.g. every local page is shared with a child).
+const MAX_STALL_NS: u64 = 20_000_000;
+
+/// Move one page from the store to `vpn` (waking threads waiting on it).
+pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i32> {
+    let addr = vpn * PAGE;
+    match &mut core.store {
+        Store::InProc(s) => match uffd::mv(emu.uffd, addr, slot, PAGE, 0) {
+            Ok(_) => {
+                s.release_empty(slot);
+                if emu.reg_mode & uffd::REGISTER_MODE_WP != 0 {
+                    // Freshly fetched pages are clean until written.
+                    let _ = uffd::writeprotect(emu.uffd, addr, PAGE, uffd::WP_MODE_WP);
+                }
+                Ok(())
+            }
+            Err((e, _)) => Err(e),
+        },
+        Store::Blade(b) => b.fetch(emu.uffd, slot, addr, emu.reg_mode),
+    }
+}
+
+pub fn handler_main(emu: &'static Emu) {
+    let mut msgs = [Msg::default(); 64];
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut deferred: VecDeque<Deferred> = VecDeque::new();
+    loop {
+        let now = now_ns();
+        // 1. Complete remote reads whose modelled time has come.
+        if !pending.is_empty() {
+            let mut core = emu.core.lock();
+            let mut i = 0;
+            while i < pending.len() {
+                if pending[i].due <= now {
+                    let p = pending.swap_remove(i);
+                    if let Some(r) = complete(emu, &mut core, p) {
+                        pending.push(r);
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        // 2. Retry deferred faults, oldest first.
+        if !deferred.is_empty() {
+            let n = deferred.len();
+            for _ in 0..n {
+                let d = deferred.pop_front().unwrap();
+                if d.not_before > now {
+                    deferred.push_back(d);
+                    continue;
+                }
+                if let Some(d) = fault(emu, d, &mut pending, now) {
+                    deferred.push_back(d);
+                }
+            }
+        }
+        // 3. New messages.
+        match uffd::read_msgs(emu.uffd, &mut msgs) {
+            Ok(n) => {
+                let t = now_ns();
+                for m in &msgs[..n] {
+                    handle(emu, m, t, &mut pending, &mut deferred);
+                }
+            }
+            Err(libc::EAGAIN) => {
+                if pending.is_empty() && deferred.is_empty() && !emu.cfg.spin {
+                    let mut pfd = libc::pollfd { fd: emu.uffd, events: libc::POLLIN, revents: 0 };
+                    unsafe { libc::poll(&mut pfd, 1, -1) };
+                }
+                // else: spin -- injected delays are microseconds.
+            }
+            Err(libc::EINTR) => {}
+            Err(e) => {
+                sys::write_all(2, format!("ddclab-memu: userfaultfd read failed (errno {e})\n").as_bytes());
+                unsafe { libc::_exit(125) };
+            }
+        }
+    }
+}
+
+fn handle(emu: &Emu, m: &Msg, t: u64, pending: &mut Vec<Pending>, deferred: &mut VecDeque<Deferred>) {
+    if emu.debug && m.event == uffd::EVENT_PAGEFAULT {
+        let core = emu.core.lock();
+        let st = core.pt.pages.get(&(m.b / PAGE)).map(|p| p.state);
+        let reg = core.pt.is_registered(m.b);
+        drop(core);
+        sys::write_all(2, format!("ddclab-memu: fault {:#x} flags {:#x} state {:?} reg {reg}\n", m.b, m.a, st).as_bytes());
+    }
+    if emu.debug && m.event != uffd::EVENT_PAGEFAULT {
+        sys::write_all(2, format!("ddclab-memu: event {:#x} {:#x} {:#x} {:#x}\n", m.event, m.a, m.b, m.c).as_bytes());
+    }
+    match m.event {
+        uffd::EVENT_PAGEFAULT => {
+            emu.stats.add(Counter::Faults, 1);
+            let d = Deferred { addr: m.b, flags: m.a, t_read: t, not_before: 0 };
+            if let Some(d) = fault(emu, d, pending, t) {
+                deferred.push_back(d);
+            }
+        }
+        uffd::EVENT_REMOVE | uffd::EVENT_UNMAP => {
+            emu.stats.add(Counter::Events, 1);
+            let (start, end) = (m.a, m.b);
+            if emu.is_own(start) {
+                return; // the evictor discarding store slots
+            }
+            let mut core = emu.core.lock();
+            let mut freed = Vec::new();
+            core.pt.forget(start, end, &mut freed);
+            for s in freed {
+                core.store.release_full(s);
+            }
+            if m.event == uffd::EVENT_UNMAP {
+                core.pt.remove_region(start, end);
+            }
+            emu.note_resident(&core);
+        }
+        uffd::EVENT_REMAP => {
+            emu.stats.add(Counter::Events, 1);
+            let mut core = emu.core.lock();
+            core.pt.remap(m.a, m.b, m.c);
+        }
+        _ => {}
+    }
+}
+
+/// Try to serve one fault; returns it back if it must wait.
+fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option<Deferred> {
+    let addr = d.addr & !(PAGE - 1);
+    let vpn = addr / PAGE;
+    let write = d.flags & uffd::PAGEFAULT_FLAG_WRITE != 0;
+    let mut core = emu.core.lock();
+    if emu.is_own(addr) {
+        // Nothing of the shim's own store is ever accessed by the program; a
+        // stray access (e.g. via /proc/self/mem) just reads zeros.
+        let _ = uffd::zeropage(emu.uffd, addr, PAGE, 0);
+        return None;
+    }
+    if !core.pt.is_registered(addr) {
+        // A registered mapping grew in place (mremap, brk) or was created by
+        // glibc itself: learn its extent.
+        emu.rescan(&mut core);
+    }
+    let state = core.pt.pages.get(&vpn).map(|p| p.state);
+    let room = |core: &Core, n: u64| core.pt.resident + n <= emu.budget();
+    let stalled = now.saturating_sub(d.t_read) > MAX_STALL_NS;
+    match state {
+        None => {
+            if !room(&core, 1) && !stalled {
+                emu.wake_evictor();
+                return Some(d);
+            }
+            let r = if write {
+                uffd::copy(emu.uffd, addr, emu.zero_page, PAGE, 0).map(|_| ()).map_err(|e| e.0)
+            } else {
+                uffd::zeropage(emu.uffd, addr, PAGE, 0)
+            };
+            match r {
+                Ok(()) => {
+                    core.pt.insert_resident(vpn, true, true);
+                    emu.stats.add(Counter::ZeroFills, 1);
+                }
+                Err(libc::EEXIST) => {
+                    let _ = uffd::wake(emu.uffd, addr, PAGE);
+                }
+                // An address-space change is being reported: retry once the
+                // handler has read it, keeping the thread asleep meanwhile.
+                Err(libc::EAGAIN) => return Some(Deferred { not_before: now + 5_000, ..d }),
+                // The mapping vanished under the fault: let the thread retry
+                // (and get SIGSEGV if the address is really gone).
+                Err(_) => {
+                    let _ = uffd::wake(emu.uffd, addr, PAGE);
+                }
+            }
+            let t = now_ns();
+            emu.stats.hist(1, t - d.t_read);
+            account_stall(emu, &d, now);
+            emu.note_resident(&core);
+            None
+        }
+        Some(State::Remote) => {
+            if !room(&core, 1) && !stalled {
+                emu.wake_evictor();
+                return Some(d);
+            }
+            // Readahead: the aligned cluster around the miss, remote pages only,
+            // as far as the budget allows.
+            let ra = emu.cfg.readahead;
+            let base = vpn & !(ra - 1);
+            let mut free = emu.budget().saturating_sub(core.pt.resident).max(1);
+            let mut vpns = Vec::with_capacity(ra as usize);
+            vpns.push(vpn);
+            free -= 1;
+            for v in base..base + ra {
+                if free == 0 {
+                    break;
+                }
+                if v != vpn && core.pt.pages.get(&v).is_some_and(|p| p.state == State::Remote) {
+                    vpns.push(v);
+                    free -= 1;
+                }
+            }
+            for v in &vpns {
+                core.pt.pages.get_mut(v).unwrap().state = State::Fetching;
+            }
+            let t_issue = now_ns();
+            let due = core.net.transfer(Dir::Ingress, t_issue, vpns.len() as u64 * PAGE);
+            let batch = emu.batch_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            account_stall(emu, &d, now);
+            let p = Pending { due, t_read: d.t_read, injected: due - t_issue, fault_vpn: vpn, vpns, batch };
+            if due <= t_issue {
+                if let Some(r) = complete(emu, &mut core, p) {
+                    pending.push(r);
+                }
+            } else {
+                pending.push(p);
+            }
+            None
+        }
+        Some(State::Fetching) => None, // the install wakes every waiter on the page
+        Some(State::Resident | State::Pinned) => {
+            // Already served (a racing fault or readahead got there first).
+            let _ = uffd::wake(emu.uffd, addr, PAGE);
+            None
+        }
+        Some(State::Evicting) => {
+            // Its batch is finishing; look again shortly.
+            emu.stats.add(Counter::EvictRaces, 1);
+            Some(Deferred { not_before: now + 2_000, ..d })
+        }
+    }
+}
+
+fn account_stall(emu: &Emu, d: &Deferred, now: u64) {
+    if now > d.t_read + 1_000 && d.not_before == 0 {
+        emu.stats.add(Counter::StallNs, now - d.t_read);
+    }
+}
+
+/// Install the pages of a finished remote read. Pages the kernel refused with
+/// EAGAIN (an address-space change is being reported and not yet read) are
+/// returned for a retry; their threads stay asleep meanwhile, because a thread
+/// that re-faults at once would keep the event queue starved (the kernel hands
+/// out page faults before events).
+fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
+    let mut installed: Vec<u64> = Vec::with_capacity(p.vpns.len());
+    let mut again: Vec<u64> = Vec::new();
+    for &vpn in &p.vpns {
+        let Some(page) = core.pt.pages.get(&vpn).copied() else { continue };
+        if page.state != State::Fetching {
+            continue; // discarded or remapped while in flight
+        }
+        match install(emu, core, vpn, page.slot) {
+            Ok(()) => {
+                let e = core.pt.pages.get_mut(&vpn).unwrap();
+                e.state = State::Resident;
+                e.refbit = vpn == p.fault_vpn;
+                e.dirty = false;
+                core.pt.resident += 1;
+                core.pt.clock.push(vpn);
+                installed.push(vpn);
+            }
+            Err(libc::EAGAIN) => again.push(vpn),
+            Err(e) => {
+                // Leave it remote; the next fault retries.
+                core.pt.pages.get_mut(&vpn).unwrap().state = State::Remote;
+                sys::write_all(2, format!("ddclab-memu: fetch of page {vpn:#x} failed (errno {e})\n").as_bytes());
+                let _ = uffd::wake(emu.uffd, vpn * PAGE, PAGE);
+            }
+        }
+    }
+    let retry = if again.is_empty() {
+        None
+    } else {
+        Some(Pending { due: now_ns() + 5_000, vpns: again, t_read: p.t_read, injected: p.injected, fault_vpn: p.fault_vpn, batch: p.batch })
+    };
+    if installed.is_empty() {
+        return retry;
+    }
+    let done = now_ns();
+    if let Some(tr) = &emu.trace {
+        installed.sort_unstable();
+        for (start, n) in runs(&installed) {
+            if tr.record(done, start, n as u32, trace::READ, p.batch) {
+                emu.stats.add(Counter::TraceRecords, 1);
+            } else {
+                emu.stats.add(Counter::TraceDropped, 1);
+            }
+        }
+    }
+    let overhead = (done - p.t_read).saturating_sub(p.injected);
+    emu.stats.add(Counter::RemoteFaults, 1);
+    emu.stats.add(Counter::PagesFetched, installed.len() as u64);
+    emu.stats.add(Counter::FetchBatches, 1);
+    emu.stats.add(Counter::InjectedNs, p.injected);
+    emu.stats.add(Counter::HandlerNs, overhead);
+    emu.stats.hist(0, overhead);
+    emu.note_resident(core);
+    retry
+}
+
+/// Contiguous runs (start, length) of a sorted page list.
+pub fn runs(v: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &x in v {
+        match out.last_mut() {
+            Some((s, n)) if *s + *n == x => *n += 1,
+            _ => out.push((x, 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_coalesce_contiguous_pages() {
+        assert_eq!(super::runs(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 1), (9, 2)]);
+        assert!(super::runs(&[]).is_empty());
+    }
+}

@@ -1,0 +1,213 @@
+//! The LD_PRELOAD side: the constructor that starts the emulator, the
+//! interposed memory calls, and fork handling.
+//!
+//! Interposed: mmap/mmap64 (new private anonymous mappings are registered at
+//! once), mremap (a registered mapping that grew keeps its registration; the
+//! kernel reports moves as REMAP events), munmap (reported as UNMAP events; the
+//! wrapper only forwards), brk/sbrk (the heap's new top is registered). glibc's
+//! internal calls bypass all of these; the evictor's periodic rescan of
+//! /proc/self/maps finds what they create.
+//!
+//! fork(): the child's copy of the address space is not registered (the
+//! userfaultfd is not inherited), so before fork every remote page is brought
+//! home and the evictor is held; the child then starts an emulator of its own
+//! with the same settings. vfork/posix_spawn share the parent's memory and need
+//! nothing.
+
+use crate::config::Config;
+use crate::emu::{self, ACTIVE};
+use crate::sys;
+use std::sync::atomic::Ordering;
+
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = ctor;
+
+static mut CONFIG: Option<Config> = None;
+
+extern "C" fn ctor() {
+    if std::env::var_os("DDCLAB_MEMU").as_deref() != Some(std::ffi::OsStr::new("1")) {
+        return;
+    }
+    let cfg = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            sys::write_all(2, format!("ddclab-memu: {e}\n").as_bytes());
+            unsafe { libc::_exit(125) };
+        }
+    };
+    unsafe {
+        CONFIG = Some(cfg.clone());
+        libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
+    }
+    emu::start(cfg);
+}
+
+extern "C" fn fork_prepare() {
+    if let Some(e) = emu::get() {
+        e.fork_lock.raw_lock();
+        e.core.raw_lock();
+        let core = unsafe { e.core.get_mut_unchecked() };
+        e.fetch_all(core);
+    }
+}
+
+extern "C" fn fork_parent() {
+    if let Some(e) = emu::get() {
+        unsafe {
+            e.core.raw_unlock();
+            e.fork_lock.raw_unlock();
+        }
+    }
+}
+
+extern "C" fn fork_child() {
+    if let Some(e) = emu::get() {
+        ACTIVE.store(false, Ordering::Release);
+        unsafe {
+            // The parent's emulator has no threads here; leave its state and
+            // start afresh. Its store is empty (everything was fetched).
+            libc::close(e.uffd);
+            if let Some((s, end)) = e.core.get_mut_unchecked().store.exclude_range() {
+                sys::munmap(s, end - s);
+            }
+            if e.pagemap_fd >= 0 {
+                libc::close(e.pagemap_fd);
+            }
+            #[allow(static_mut_refs)]
+            let cfg = CONFIG.clone().unwrap();
+            emu::start(cfg);
+        }
+    }
+}
+
+fn is_private_anon(flags: i32) -> bool {
+    flags & libc::MAP_PRIVATE != 0
+        && flags & libc::MAP_ANONYMOUS != 0
+        && flags & (libc::MAP_STACK | libc::MAP_GROWSDOWN) == 0
+}
+
+fn set_errno(e: i32) {
+    unsafe { *libc::__errno_location() = e };
+}
+
+fn on_new_region(start: u64, len: u64) {
+    if let Some(e) = emu::get() {
+        let mut core = e.core.lock();
+        let end = (start + len).next_multiple_of(4096);
+        e.register(&mut core, start, end);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mmap(
+    addr: *mut libc::c_void,
+    len: libc::size_t,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: libc::c_int,
+    off: libc::off_t,
+) -> *mut libc::c_void {
+    match sys::mmap(addr as u64, len as u64, prot, flags, fd, off) {
+        Ok(p) => {
+            if is_private_anon(flags) && ACTIVE.load(Ordering::Relaxed) {
+                on_new_region(p, len as u64);
+            }
+            p as *mut libc::c_void
+        }
+        Err(e) => {
+            set_errno(e);
+            libc::MAP_FAILED
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mmap64(
+    addr: *mut libc::c_void,
+    len: libc::size_t,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: libc::c_int,
+    off: libc::off_t,
+) -> *mut libc::c_void {
+    mmap(addr, len, prot, flags, fd, off)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn munmap(addr: *mut libc::c_void, len: libc::size_t) -> libc::c_int {
+    // Our page table is updated from the UNMAP event, which the kernel delivers
+    // (and waits for) before this call returns.
+    sys::munmap(addr as u64, len as u64) as libc::c_int
+}
+
+/// mremap is variadic in C; on x86-64 the optional fifth argument arrives in a
+/// register either way, and it is only read when MREMAP_FIXED is set.
+#[no_mangle]
+pub unsafe extern "C" fn mremap(
+    old: *mut libc::c_void,
+    old_len: libc::size_t,
+    new_len: libc::size_t,
+    flags: libc::c_int,
+    new_addr: *mut libc::c_void,
+) -> *mut libc::c_void {
+    let r = libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, new_addr);
+    if r == -1 {
+        return libc::MAP_FAILED;
+    }
+    if let Some(e) = emu::get() {
+        let mut core = e.core.lock();
+        if core.pt.is_registered(old as u64) || core.pt.is_registered(r as u64) {
+            // The kernel carried the registration over to the grown or moved
+            // mapping; record its new extent.
+            let end = (r as u64 + new_len as u64).next_multiple_of(4096);
+            core.pt.add_region(r as u64, end);
+        }
+    }
+    r as *mut libc::c_void
+}
+
+type BrkFn = unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int;
+type SbrkFn = unsafe extern "C" fn(libc::intptr_t) -> *mut libc::c_void;
+
+unsafe fn next<T>(name: &std::ffi::CStr) -> Option<T> {
+    let p = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
+    if p.is_null() {
+        None
+    } else {
+        Some(std::mem::transmute_copy(&p))
+    }
+}
+
+fn after_brk() {
+    if let Some(e) = emu::get() {
+        let mut core = e.core.lock();
+        e.rescan(&mut core);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn brk(addr: *mut libc::c_void) -> libc::c_int {
+    let Some(f) = next::<BrkFn>(c"brk") else {
+        set_errno(libc::ENOMEM);
+        return -1;
+    };
+    let r = f(addr);
+    if r == 0 {
+        after_brk();
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sbrk(incr: libc::intptr_t) -> *mut libc::c_void {
+    let Some(f) = next::<SbrkFn>(c"sbrk") else {
+        set_errno(libc::ENOMEM);
+        return usize::MAX as *mut libc::c_void;
+    };
+    let r = f(incr);
+    if r as isize != -1 && incr > 0 {
+        after_brk();
+    }
+    r
+}
