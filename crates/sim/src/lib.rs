@@ -65,8 +65,24 @@ pub struct RunStats {
     pub stalled: bool,
 }
 
+/// What one output port did.
+#[derive(Clone, Debug)]
+pub struct PortStats {
+    pub port: u32,
+    pub node: u32,
+    pub peer: u32,
+    pub hop: &'static str,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub drops: u64,
+    pub max_queue_bytes: u64,
+    /// Time-average occupancy (FIFO ports; NaN for priority ports).
+    pub mean_queue_bytes: f64,
+}
+
 /// Everything a run produced.
 pub struct SimOutput {
+    pub ports: Vec<PortStats>,
     pub records: Vec<FlowRecord>,
     pub summary: Summary,
     pub pending: Vec<(Picos, u64)>,
@@ -79,6 +95,7 @@ pub struct SimOutput {
 pub trait Runner {
     fn step(&mut self, budget: u64) -> Progress;
     fn world(&self) -> &World;
+    fn world_mut(&mut self) -> &mut World;
 }
 
 impl<T: Transport> Runner for Engine<T> {
@@ -87,6 +104,9 @@ impl<T: Transport> Runner for Engine<T> {
     }
     fn world(&self) -> &World {
         &self.world
+    }
+    fn world_mut(&mut self) -> &mut World {
+        &mut self.world
     }
 }
 
@@ -174,6 +194,7 @@ impl Simulation {
             rng: rng::Rng::derive(scenario.seed, 5),
             arrived: 0,
             completed: 0,
+            loss: None,
         };
         let runner = transport::with_transport(&scenario, n, Build { world, stop })?;
         Ok(Simulation { runner, scenario, opts, started, warnings, stalled: false })
@@ -197,6 +218,11 @@ impl Simulation {
         self.runner.world()
     }
 
+    /// The world, for tests and tools that inject faults before the run.
+    pub fn world_mut(&mut self) -> &mut World {
+        self.runner.world_mut()
+    }
+
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
     }
@@ -208,7 +234,27 @@ impl Simulation {
     }
 
     /// Collect the results (call after the run ends).
-    pub fn finish(self) -> SimOutput {
+    pub fn finish(mut self) -> SimOutput {
+        let end = self.runner.world().now;
+        let ports: Vec<PortStats> = self
+            .runner
+            .world_mut()
+            .net
+            .ports
+            .iter_mut()
+            .enumerate()
+            .map(|(i, p)| PortStats {
+                port: i as u32,
+                node: p.node.0,
+                peer: p.peer.0,
+                hop: p.hop.name(),
+                tx_packets: p.tx_packets,
+                tx_bytes: p.tx_bytes,
+                drops: p.drops,
+                max_queue_bytes: p.max_queue_bytes,
+                mean_queue_bytes: p.mean_queue_bytes(end),
+            })
+            .collect();
         let w = self.runner.world();
         let records: Vec<FlowRecord> = w
             .flows
@@ -240,7 +286,7 @@ impl Simulation {
                 w.now.as_us_f64()
             ));
         }
-        SimOutput { records, summary, pending: w.metrics.pending.clone(), stats, warnings }
+        SimOutput { ports, records, summary, pending: w.metrics.pending.clone(), stats, warnings }
     }
 }
 

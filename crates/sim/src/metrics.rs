@@ -8,6 +8,8 @@ use crate::units::Picos;
 #[derive(Default, Clone, Debug)]
 pub struct Metrics {
     pub drops_by_hop: [u64; 6],
+    /// Packets lost by fault injection (not by any queue).
+    pub injected_losses: u64,
     /// Payload bytes of flows that have arrived at their sources.
     pub arrived_bytes: u64,
     /// Payload bytes sent for the first time by source NICs.

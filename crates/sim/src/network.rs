@@ -83,9 +83,23 @@ pub struct Port {
     pub tx_bytes: u64,
     pub drops: u64,
     pub max_queue_bytes: u64,
+    /// FIFO ports: integral of waiting bytes over time (byte-picoseconds)
+    /// up to `area_until`, for the time-average occupancy.
+    area: u128,
+    area_until: Picos,
 }
 
 impl Port {
+    /// Time-average bytes waiting in a FIFO port's buffer from 0 to `end`.
+    pub fn mean_queue_bytes(&mut self, end: Picos) -> f64 {
+        if !self.fifo || end == Picos::ZERO {
+            return f64::NAN;
+        }
+        self.settle(end);
+        let area = self.area + self.waiting_bytes as u128 * end.saturating_sub(self.area_until).0 as u128;
+        area as f64 / end.0 as f64
+    }
+
     /// Nothing being serialized, nothing waiting and no wake-up scheduled.
     #[inline]
     pub fn idle(&self, now: Picos) -> bool {
@@ -101,6 +115,9 @@ impl Port {
             if f.start > now {
                 break;
             }
+            let t = f.start.max(self.area_until);
+            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
+            self.area_until = t;
             self.waiting_bytes -= f.wire as u64;
             self.waiting_pkts -= 1;
             self.first_waiting += 1;
@@ -121,7 +138,10 @@ impl Port {
         let f = self.in_flight.pop_front()?;
         if self.fifo && self.first_waiting == self.popped {
             // It started long ago but no admission has settled the buffer
-            // since: it leaves the count now.
+            // since: it leaves the count now (as of its start).
+            let t = f.start.max(self.area_until);
+            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
+            self.area_until = t;
             self.waiting_bytes -= f.wire as u64;
             self.waiting_pkts -= 1;
             self.first_waiting += 1;
@@ -246,6 +266,8 @@ impl Network {
                     tx_bytes: 0,
                     drops: 0,
                     max_queue_bytes: 0,
+                    area: 0,
+                    area_until: Picos::ZERO,
                 });
                 adjacency[from as usize].push((id, to));
                 if at_host {
@@ -338,6 +360,9 @@ impl Port {
         let flight = Flight { pkt, start, arrive, wire };
         let head = self.in_flight.is_empty();
         if self.fifo && start > now {
+            let t = now.max(self.area_until);
+            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
+            self.area_until = t;
             self.waiting_bytes += wire as u64;
             self.waiting_pkts += 1;
             if self.waiting_bytes > self.max_queue_bytes {

@@ -24,6 +24,9 @@ pub struct World {
     /// Flows that have arrived so far (flows arrive in index order).
     pub arrived: u32,
     pub completed: u32,
+    /// Fault injection: packets for which this returns true are lost as they
+    /// leave their source host (used by tests of loss recovery).
+    pub loss: Option<Box<dyn FnMut(&Packet, Picos) -> bool>>,
 }
 
 impl World {
@@ -80,6 +83,16 @@ impl World {
             self.metrics.injected_bytes += (p.wire_bytes - self.net.params.header) as u64;
         }
         let port = self.net.nic(p.src);
+        if let Some(loss) = self.loss.as_mut() {
+            if loss(p, self.now) {
+                self.metrics.injected_losses += 1;
+                if p.kind == PacketKind::Data {
+                    self.outcomes[p.flow.idx()].drops += 1;
+                }
+                self.packets.free(pkt);
+                return;
+            }
+        }
         self.enqueue(port, pkt);
     }
 

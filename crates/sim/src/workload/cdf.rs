@@ -105,6 +105,25 @@ impl EmpiricalCdf {
         x0 + (u - p0) / (p1 - p0) * (x1 - x0)
     }
 
+    /// The interpolated CDF at size `x` (packets): P(size <= x) before rounding.
+    pub fn cdf(&self, x: f64) -> f64 {
+        let pts = &self.points;
+        if x < pts[0].0 {
+            return 0.0;
+        }
+        // Last point with size <= x.
+        let i = pts.partition_point(|&(s, _)| s <= x);
+        if i >= pts.len() {
+            return 1.0;
+        }
+        let (x0, p0) = pts[i - 1];
+        let (x1, p1) = pts[i];
+        if x1 <= x0 {
+            return p1;
+        }
+        p0 + (x - x0) / (x1 - x0) * (p1 - p0)
+    }
+
     /// A flow size in packets.
     pub fn sample_packets(&self, rng: &mut Rng) -> u64 {
         (self.quantile(rng.uniform()).round() as u64).max(1)

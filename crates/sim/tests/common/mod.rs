@@ -20,3 +20,14 @@ pub fn run_flows(text: &str, flows: Vec<FlowSpec>) -> SimOutput {
     let text = format!("{text}\n[workload]\nkind = \"trace\"\ntrace = \"inline\"\n");
     ddclab_sim::run(scenario(&text), Some(flows)).unwrap()
 }
+
+/// Prepare a trace run without running it (to inject faults first).
+pub fn prepare(text: &str, flows: Vec<FlowSpec>) -> ddclab_sim::Simulation {
+    let text = format!("{text}\n[workload]\nkind = \"trace\"\ntrace = \"inline\"\n");
+    ddclab_sim::Simulation::new(scenario(&text), Some(flows), Vec::new()).unwrap()
+}
+
+pub fn finish(mut sim: ddclab_sim::Simulation) -> SimOutput {
+    sim.run_to_end();
+    sim.finish()
+}
