@@ -30,6 +30,13 @@ pub struct Emu {
     pub trace: Option<Trace>,
     /// Futex word the handler bumps to wake the evictor.
     pub evict_word: AtomicU32,
+    /// The evictor is (about to be) asleep; only then is a futex wake needed,
+    /// which keeps that syscall off the fault path.
+    pub evictor_idle: AtomicBool,
+    /// eventfd the evictor signals when it freed room and `room_waiters` is
+    /// set (faults are waiting for room): the handler sleeps on it.
+    pub room_fd: i32,
+    pub room_waiters: AtomicBool,
     pub batch_seq: AtomicU64,
     pub pagemap_fd: i32,
     /// Shim-private ranges never registered (arena, store).
@@ -117,6 +124,9 @@ pub fn start(cfg: Config) {
         stats,
         trace,
         evict_word: AtomicU32::new(0),
+        evictor_idle: AtomicBool::new(true),
+        room_fd: unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
+        room_waiters: AtomicBool::new(false),
         batch_seq: AtomicU64::new(0),
         pagemap_fd,
         exclude,
@@ -182,8 +192,19 @@ impl Emu {
         self.exclude.iter().any(|&(s, e)| addr >= s && addr < e)
     }
 
+    /// Tell a waiting handler that the evictor made room.
+    pub fn signal_room(&self) {
+        if self.room_waiters.swap(false, Ordering::SeqCst) {
+            let one = 1u64;
+            unsafe { libc::write(self.room_fd, &one as *const u64 as *const libc::c_void, 8) };
+        }
+    }
+
     pub fn wake_evictor(&self) {
-        self.evict_word.fetch_add(1, Ordering::Release);
+        self.evict_word.fetch_add(1, Ordering::SeqCst);
+        if !self.evictor_idle.swap(false, Ordering::SeqCst) {
+            return;
+        }
         unsafe {
             libc::syscall(libc::SYS_futex, self.evict_word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
         }
@@ -210,6 +231,7 @@ impl Emu {
                     for vpn in r.start / PAGE..r.end / PAGE {
                         if !core.pt.pages.contains_key(&vpn) {
                             core.pt.insert_resident(vpn, false, true);
+                            self.stats.add(Counter::LatePages, 1);
                         }
                     }
                 }

@@ -40,6 +40,10 @@ pub fn evictor_main(emu: &'static Emu) {
         discard_slots(emu);
         let resident = emu.core.lock().pt.resident;
         if resident <= emu.wake_mark {
+            emu.evictor_idle.store(true, Ordering::SeqCst);
+            if emu.evict_word.load(Ordering::SeqCst) != seen {
+                continue;
+            }
             let ts = libc::timespec { tv_sec: 0, tv_nsec: 5_000_000 };
             unsafe {
                 libc::syscall(
@@ -50,6 +54,7 @@ pub fn evictor_main(emu: &'static Emu) {
                     &ts as *const libc::timespec,
                 );
             }
+            emu.evictor_idle.store(false, Ordering::Release);
             continue;
         }
         let mut stuck = 0;
@@ -111,6 +116,7 @@ fn written_pages(emu: &Emu, start: u64, end: u64, out: &mut Vec<u64>) {
 /// Evict one batch; returns the number of pages that left local memory.
 fn evict_batch(emu: &Emu) -> usize {
     let _fork = emu.fork_lock.lock();
+    let t0 = now_ns();
     let dirty_tracking = emu.reg_mode & uffd::REGISTER_MODE_WP != 0;
     let batch = emu.cfg.evict_batch;
     let mut victims: Vec<(u64, u64, bool)> = Vec::with_capacity(batch); // vpn, slot, dirty
@@ -225,7 +231,11 @@ fn evict_batch(emu: &Emu) -> usize {
         }
         emu.note_resident(&core);
     }
+    if evicted > 0 {
+        emu.signal_room();
+    }
     let now = now_ns();
+    emu.stats.add(Counter::EvictNs, now - t0);
     let batch_id = emu.batch_seq.fetch_add(1, Ordering::Relaxed);
     emu.stats.add(Counter::PagesEvicted, evicted as u64);
     emu.stats.add(Counter::EvictBatches, 1);

@@ -62,10 +62,12 @@ pub fn handler_main(emu: &'static Emu) {
     let mut msgs = [Msg::default(); 64];
     let mut pending: Vec<Pending> = Vec::new();
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
+    let mut room_freed = false;
     loop {
         let now = now_ns();
-        // 1. Complete remote reads whose modelled time has come.
-        if !pending.is_empty() {
+        // 1. Complete remote reads whose modelled time has come (the lock is
+        //    taken only then: the evictor needs it too).
+        if pending.iter().any(|p| p.due <= now) {
             let mut core = emu.core.lock();
             let mut i = 0;
             while i < pending.len() {
@@ -79,12 +81,19 @@ pub fn handler_main(emu: &'static Emu) {
                 }
             }
         }
-        // 2. Retry deferred faults, oldest first.
+        // 2. Retry deferred faults, oldest first: those waiting for room when
+        //    the evictor has freed some (or they waited too long), the others
+        //    when their retry time has come.
         if !deferred.is_empty() {
             let n = deferred.len();
             for _ in 0..n {
                 let d = deferred.pop_front().unwrap();
-                if d.not_before > now {
+                let due = if d.not_before == 0 {
+                    room_freed || now.saturating_sub(d.t_read) > MAX_STALL_NS
+                } else {
+                    d.not_before <= now
+                };
+                if !due {
                     deferred.push_back(d);
                     continue;
                 }
@@ -92,6 +101,7 @@ pub fn handler_main(emu: &'static Emu) {
                     deferred.push_back(d);
                 }
             }
+            room_freed = false;
         }
         // 3. New messages.
         match uffd::read_msgs(emu.uffd, &mut msgs) {
@@ -100,19 +110,43 @@ pub fn handler_main(emu: &'static Emu) {
                 for m in &msgs[..n] {
                     handle(emu, m, t, &mut pending, &mut deferred);
                 }
+                continue;
             }
-            Err(libc::EAGAIN) => {
-                if pending.is_empty() && deferred.is_empty() && !emu.cfg.spin {
-                    let mut pfd = libc::pollfd { fd: emu.uffd, events: libc::POLLIN, revents: 0 };
-                    unsafe { libc::poll(&mut pfd, 1, -1) };
-                }
-                // else: spin -- injected delays are microseconds.
-            }
-            Err(libc::EINTR) => {}
+            Err(libc::EAGAIN) | Err(libc::EINTR) => {}
             Err(e) => {
                 sys::write_all(2, format!("ddclab-memu: userfaultfd read failed (errno {e})\n").as_bytes());
                 unsafe { libc::_exit(125) };
             }
+        }
+        if emu.cfg.spin {
+            continue;
+        }
+        // 4. Nothing to read: sleep until a message, room, or the next deadline.
+        //    Deadlines closer than 50 us are spun for: a sleep cannot hit them.
+        let now = now_ns();
+        let mut wait_ns: Option<u64> = None;
+        for p in &pending {
+            wait_ns = Some(wait_ns.map_or(p.due.saturating_sub(now), |w| w.min(p.due.saturating_sub(now))));
+        }
+        for d in &deferred {
+            let t = if d.not_before == 0 { (d.t_read + MAX_STALL_NS).saturating_sub(now) } else { d.not_before.saturating_sub(now) };
+            wait_ns = Some(wait_ns.map_or(t, |w| w.min(t)));
+        }
+        if wait_ns.is_some_and(|w| w < 50_000) {
+            continue;
+        }
+        emu.room_waiters.store(!deferred.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        let mut fds = [
+            libc::pollfd { fd: emu.uffd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: emu.room_fd, events: libc::POLLIN, revents: 0 },
+        ];
+        let ts = wait_ns.map(|w| libc::timespec { tv_sec: (w / 1_000_000_000) as i64, tv_nsec: (w % 1_000_000_000) as i64 });
+        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };
+        if fds[1].revents & libc::POLLIN != 0 {
+            let mut v = 0u64;
+            unsafe { libc::read(emu.room_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+            room_freed = true;
         }
     }
 }

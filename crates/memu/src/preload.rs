@@ -1,7 +1,8 @@
 //! The LD_PRELOAD side: the constructor that starts the emulator, the
 //! interposed memory calls, and fork handling.
 //!
-//! Interposed: mmap/mmap64 (new private anonymous mappings are registered at
+//! Interposed: malloc/calloc/realloc (large results trigger an immediate
+//! lookup of the mapping they came from), mmap/mmap64 (new private anonymous mappings are registered at
 //! once), mremap (a registered mapping that grew keeps its registration; the
 //! kernel reports moves as REMAP events), munmap (reported as UNMAP events; the
 //! wrapper only forwards), brk/sbrk (the heap's new top is registered). glibc's
@@ -165,6 +166,51 @@ pub unsafe extern "C" fn mremap(
         }
     }
     r as *mut libc::c_void
+}
+
+extern "C" {
+    fn __libc_malloc(n: libc::size_t) -> *mut libc::c_void;
+    fn __libc_calloc(n: libc::size_t, m: libc::size_t) -> *mut libc::c_void;
+    fn __libc_realloc(p: *mut libc::c_void, n: libc::size_t) -> *mut libc::c_void;
+}
+
+/// Allocations at least this large may come from a fresh glibc-internal mmap
+/// or heap growth that the interposed calls never see; look them up at once
+/// rather than waiting for the periodic rescan, so the program's big buffers
+/// are emulated from their first touch.
+const LARGE_ALLOC: usize = 64 * 1024;
+
+fn after_large_alloc(p: *mut libc::c_void, n: usize) {
+    if p.is_null() || n < LARGE_ALLOC || !ACTIVE.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(e) = emu::get() {
+        let mut core = e.core.lock();
+        if !core.pt.is_registered(p as u64) || !core.pt.is_registered(p as u64 + n as u64 - 1) {
+            e.rescan(&mut core);
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn malloc(n: libc::size_t) -> *mut libc::c_void {
+    let p = __libc_malloc(n);
+    after_large_alloc(p, n);
+    p
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn calloc(n: libc::size_t, m: libc::size_t) -> *mut libc::c_void {
+    let p = __libc_calloc(n, m);
+    after_large_alloc(p, n.saturating_mul(m));
+    p
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn realloc(q: *mut libc::c_void, n: libc::size_t) -> *mut libc::c_void {
+    let p = __libc_realloc(q, n);
+    after_large_alloc(p, n);
+    p
 }
 
 type BrkFn = unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int;
