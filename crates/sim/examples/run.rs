@@ -21,7 +21,7 @@ fn main() {
     println!("flows {} completed {}", s.all.count, s.all.completed);
     println!("slowdown mean {:.3} median {:.3} p99 {:.3}", s.all.mean, s.all.median, s.all.p99);
     println!("short mean {:.3} p99 {:.3} | long mean {:.3}", s.short.mean, s.short.p99, s.long.mean);
-    println!("throughput {:.2} Gbps, drops {} {:?}, retransmissions {}", s.throughput_gbps, s.drops, s.drops_by_hop, s.retransmissions);
+    println!("throughput {:.2} Gbps, drops {} {:?}, retransmissions {} timeouts {} fast-retx {}", s.throughput_gbps, s.drops, s.drops_by_hop, s.retransmissions, s.timeouts, s.fast_retransmits);
     println!("events {} pkt-hops {} wall {:.2}s end {:.1}us peak events {} peak packets {}", out.stats.events, out.stats.packet_hops, out.stats.wall_seconds, out.stats.end_time.as_us_f64(), out.stats.peak_events, out.stats.peak_live_packets);
     for w in out.warnings {
         println!("warning: {w}");

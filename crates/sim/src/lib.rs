@@ -92,13 +92,13 @@ pub struct SimOutput {
 
 /// A run that can be advanced in slices (so a front end can show progress
 /// and react to Ctrl-C between slices).
-pub trait Runner {
+pub trait Runner: Send {
     fn step(&mut self, budget: u64) -> Progress;
     fn world(&self) -> &World;
     fn world_mut(&mut self) -> &mut World;
 }
 
-impl<T: Transport> Runner for Engine<T> {
+impl<T: Transport + Send> Runner for Engine<T> {
     fn step(&mut self, budget: u64) -> Progress {
         self.run(budget)
     }

@@ -10,6 +10,10 @@ pub struct Metrics {
     pub drops_by_hop: [u64; 6],
     /// Packets lost by fault injection (not by any queue).
     pub injected_losses: u64,
+    /// Retransmission timeouts that fired (transports count them).
+    pub timeouts: u64,
+    /// Fast retransmissions (transports count them).
+    pub fast_retransmits: u64,
     /// Payload bytes of flows that have arrived at their sources.
     pub arrived_bytes: u64,
     /// Payload bytes sent for the first time by source NICs.
@@ -138,6 +142,8 @@ pub struct Summary {
     pub drops_by_hop: Vec<(&'static str, u64)>,
     pub drops: u64,
     pub retransmissions: u64,
+    pub timeouts: u64,
+    pub fast_retransmits: u64,
     /// Fraction of flows with deadlines that met them (NaN if none had one).
     pub deadlines_met: f64,
 }
@@ -165,6 +171,8 @@ impl Summary {
             drops: metrics.drops_by_hop.iter().sum(),
             drops_by_hop,
             retransmissions: records.iter().map(|r| r.retransmits as u64).sum(),
+            timeouts: metrics.timeouts,
+            fast_retransmits: metrics.fast_retransmits,
             deadlines_met: if with_deadline.is_empty() {
                 f64::NAN
             } else {

@@ -197,18 +197,24 @@ pub struct QueueSpec {
 }
 
 impl QueueSpec {
-    fn ecn_threshold(&self, rate: BitsPerSec) -> Option<u32> {
+    /// The marking threshold of a port: as configured, or by default 65
+    /// packets per 10 Gbps of the port's speed (the DCTCP paper's K at 10 Gbps)
+    /// but at most half the port's buffer in MTU packets, so that marking can
+    /// happen before the buffer overflows.
+    fn ecn_threshold(&self, rate: BitsPerSec, capacity: u64, mtu: u64) -> Option<u32> {
         match self.kind {
-            QueueKind::Ecn => {
-                Some(self.ecn_k.unwrap_or_else(|| ((65u128 * rate.0 as u128).div_ceil(10_000_000_000)) as u32))
-            }
+            QueueKind::Ecn => Some(self.ecn_k.unwrap_or_else(|| {
+                let scaled = (65u128 * rate.0 as u128).div_ceil(10_000_000_000) as u64;
+                let half_buffer = (capacity / mtu / 2).max(1);
+                scaled.min(half_buffer) as u32
+            })),
             _ => None,
         }
     }
 
-    fn build(&self, rate: BitsPerSec, at_host: bool) -> (Queue, bool, u64, Option<u32>) {
+    fn build(&self, rate: BitsPerSec, at_host: bool, mtu: u64) -> (Queue, bool, u64, Option<u32>) {
         let cap = if at_host { self.host_buffer } else { self.switch_buffer };
-        let k = self.ecn_threshold(rate);
+        let k = self.ecn_threshold(rate, cap, mtu);
         let fifo_kind = matches!(self.kind, QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn);
         let fast = fifo_kind && !(at_host && self.nic_pulls);
         let q = match self.kind {
@@ -243,7 +249,7 @@ impl Network {
             for (from, to, hop) in [(l.a, l.b, l.hop_ab), (l.b, l.a, l.hop_ba)] {
                 let id = ports.len() as u32;
                 let at_host = from < topology.hosts;
-                let (queue, fifo, capacity, ecn_k) = queues.build(l.rate, at_host);
+                let (queue, fifo, capacity, ecn_k) = queues.build(l.rate, at_host, cfg.mtu as u64);
                 ports.push(Port {
                     node: NodeId(from),
                     peer: NodeId(to),

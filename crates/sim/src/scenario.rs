@@ -228,7 +228,7 @@ pub struct TransportConfig {
     /// Minimum (and initial) retransmission timeout.
     pub min_rto: Option<Duration>,
     /// ECN marking threshold in packets; default 65 packets per 10 Gbps of the
-    /// port's link speed.
+    /// port's link speed, at most half the port's buffer.
     pub ecn_k: Option<u32>,
     /// DCTCP's alpha gain.
     pub dctcp_g: f64,

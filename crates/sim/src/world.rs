@@ -26,7 +26,7 @@ pub struct World {
     pub completed: u32,
     /// Fault injection: packets for which this returns true are lost as they
     /// leave their source host (used by tests of loss recovery).
-    pub loss: Option<Box<dyn FnMut(&Packet, Picos) -> bool>>,
+    pub loss: Option<Box<dyn FnMut(&Packet, Picos) -> bool + Send>>,
 }
 
 impl World {

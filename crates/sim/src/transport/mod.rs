@@ -15,7 +15,7 @@ use crate::packet::PacketId;
 use crate::scenario::{QueueKind, Scenario};
 use crate::world::World;
 
-pub trait Transport {
+pub trait Transport: Send {
     /// Flow `f` arrives at its source.
     fn on_flow_arrival(&mut self, w: &mut World, f: FlowId);
     /// `pkt` has fully arrived at `host`. The transport owns it now and must

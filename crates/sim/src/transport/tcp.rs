@@ -5,8 +5,9 @@
 //! NewReno fast recovery (partial acks retransmit the next hole), and a
 //! retransmission timeout of max(min_rto, srtt + 4 rttvar) (default minimum
 //! 45 us, as in the disaggregation study) with exponential backoff and
-//! go-back-N after a timeout. RTT samples echo the data packet's send time
-//! (like the timestamp option), so they stay valid for retransmissions.
+//! go-back-N after a timeout. RTT samples echo the time the data packet was
+//! handed to the NIC (like the timestamp option), so they stay valid for
+//! retransmissions and include the time spent in the host's own queue.
 //!
 //! Receiver: one cumulative ack per data packet (delayed acks off), with an
 //! out-of-order bitmap allocated only for flows that see reordering or loss.
@@ -20,7 +21,9 @@
 //!
 //! The retransmission timer is lazy: re-arming it only moves a deadline; the
 //! single pending timer event re-schedules itself when it fires early, so an
-//! ack costs no event.
+//! ack costs no event. When the deadline moves earlier, a new event is
+//! scheduled only if the pending one would fire more than min_rto / 4 late:
+//! that is the timer's resolution.
 
 use crate::ids::{FlowId, HostId};
 use crate::packet::{PacketId, PacketKind};
@@ -94,7 +97,11 @@ impl Tcp {
         let rto = self.rto(&self.flows[id.idx()]);
         let f = &mut self.flows[id.idx()];
         f.deadline = w.now + rto;
-        if f.timer_event == NO_TIMER || f.deadline < f.timer_event {
+        // The pending event may fire up to `slack` after the deadline rather
+        // than scheduling a new event each time the estimate shrinks a little:
+        // the timer's resolution is a quarter of the minimum RTO.
+        let slack = Picos(self.min_rto.0 / 4);
+        if f.timer_event == NO_TIMER || f.deadline + slack < f.timer_event {
             f.timer_event = f.deadline;
             w.timer(f.deadline, id.0, 0);
         }
@@ -125,13 +132,17 @@ impl Tcp {
         }
         // Data at the lower priority when queues have levels, so acks pass.
         w.packets.get_mut(pkt).priority = 1;
+        // The time the sender handed it to its NIC, echoed back by the ack:
+        // RTT samples then include the NIC queue, as the retransmission
+        // timer (armed at hand-off) does.
+        w.packets.get_mut(pkt).ts_echo = w.now;
         w.send(pkt);
     }
 
     fn on_data(&mut self, w: &mut World, host: HostId, pkt: PacketId) {
         let (id, seq, ce, sent_at) = {
             let p = w.packets.get(pkt);
-            (p.flow, p.seq, p.ce, p.sent_at)
+            (p.flow, p.seq, p.ce, p.ts_echo)
         };
         w.packets.free(pkt);
         let f = &mut self.flows[id.idx()];
@@ -252,6 +263,7 @@ impl Tcp {
                 f.recover = f.nxt;
                 f.cut_until = f.nxt;
                 let seq = f.una;
+                w.metrics.fast_retransmits += 1;
                 self.send_data(w, id, seq, true);
             }
         }
@@ -270,6 +282,7 @@ impl Tcp {
             w.timer(f.deadline, id.0, 0);
             return;
         }
+        w.metrics.timeouts += 1;
         let flight = (f.nxt - f.una) as f64;
         f.ssthresh = (flight / 2.0).max(2.0);
         f.cwnd = 1.0;
