@@ -68,6 +68,7 @@ def test_fct_table_mode(memtest, cli_env):
         (["--local", "10%", "--readahead", "3", "--", "true"], "--readahead"),
         (["--local", "10%", "--fct", "nope", "--", "true"], "--fct"),
         (["--local", "10%"], "no program given"),
+        (["--local", "10%", "--backend", "rdma", "--", "true"], "--backend"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli_env, args, msg):
@@ -106,6 +107,9 @@ def test_sweep_fits_runtime_against_delay(memtest, cli_env):
 def test_probe_prints_the_latency_table(cli_env):
     r = run_cli(["emu", "probe", "--pages", "512", "--samples", "100"], cli_env)
     assert r.returncode == 0, r.stderr
-    head, row = r.stdout.strip().splitlines()[:2]
+    head, *rows = r.stdout.strip().splitlines()
     assert head.split()[:6] == ["backend", "min", "avg", "median", "p99.5", "max"]
-    assert row.split()[0] == "inproc" and len(row.split()) == 6
+    assert [x.split()[0] for x in rows] == ["inproc", "shm", "tcp"]
+    for row in rows:
+        vals = [float(v) for v in row.split()[1:]]
+        assert len(vals) == 5 and vals[0] <= vals[2] <= vals[4], row

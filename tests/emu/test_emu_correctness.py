@@ -66,3 +66,18 @@ def test_injected_delay_is_accounted(memtest, memu_dir):
     assert t["remote_faults"] > 0
     # Every remote read paid at least the injected 20 us.
     assert t["injected_ns"] >= 20_000 * t["remote_faults"]
+
+
+@pytest.mark.parametrize("backend", ["tcp", "shm"])
+@pytest.mark.parametrize("mode", ["basic", "threads", "mremap"])
+def test_round_trip_through_a_memory_blade(memtest, memu_dir, backend, mode):
+    r = run(memtest, mode, 4, 256, backend=backend)
+    assert r.returncode == 0, f"{backend}/{mode}: {r.status_text()} (3 = data mismatch)"
+    t = r.summary.totals
+    assert t["pages_evicted"] > 500 and t["pages_fetched"] > 500, t
+
+
+def test_fork_with_a_tcp_blade(memtest, memu_dir):
+    r = run(memtest, "fork", 4, 256, backend="tcp")
+    assert r.returncode == 0, r.status_text()
+    assert r.summary.processes == 2

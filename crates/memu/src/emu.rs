@@ -23,6 +23,8 @@ pub struct Emu {
     pub reg_mode: u64,
     pub cfg: Config,
     pub core: Lock<Core>,
+    /// Blade connections (blade backends only), usable without the core lock.
+    pub blade: Option<crate::blade::BladeConns>,
     /// Held by the evictor for a whole batch and by fork's prepare handler, so
     /// no page is ever half-way to the store when the address space is copied.
     pub fork_lock: Lock<()>,
@@ -99,8 +101,15 @@ pub fn start(cfg: Config) {
             Ok(s) => Store::InProc(s),
             Err(e) => die(&format!("cannot create the in-process store (errno {e})")),
         },
-        _ => match crate::blade::BladeClient::connect(&cfg, fd, reg_mode) {
+        _ => match crate::blade::BladeStore::new(fd, reg_mode) {
             Ok(b) => Store::Blade(b),
+            Err(e) => die(&e),
+        },
+    };
+    let blade = match cfg.backend {
+        BackendKind::InProc => None,
+        _ => match crate::blade::BladeConns::connect(&cfg) {
+            Ok(c) => Some(c),
             Err(e) => die(&format!("cannot reach the memory blade {}: {e}", cfg.backend_addr)),
         },
     };
@@ -120,6 +129,7 @@ pub fn start(cfg: Config) {
         uffd: fd,
         reg_mode,
         core: Lock::new(Core { pt: PageTable::default(), store, net }),
+        blade,
         fork_lock: Lock::new(()),
         stats,
         trace,

@@ -79,13 +79,19 @@ pub fn evictor_main(emu: &'static Emu) {
 /// why only this thread may do it.
 fn discard_slots(emu: &Emu) {
     let _fork = emu.fork_lock.lock();
-    let mut slots = {
+    let (mut slots, keys) = {
         let mut core = emu.core.lock();
         match &mut core.store {
-            Store::InProc(s) if !s.discard.is_empty() => std::mem::take(&mut s.discard),
-            _ => return,
+            Store::InProc(s) => (std::mem::take(&mut s.discard), Vec::new()),
+            Store::Blade(b) => (std::mem::take(&mut b.staging.discard), std::mem::take(&mut b.to_free)),
         }
     };
+    if let (Some(b), false) = (&emu.blade, keys.is_empty()) {
+        b.free_keys(&keys);
+    }
+    if slots.is_empty() {
+        return;
+    }
     // One madvise (and one REMOVE event) per contiguous run of slots.
     slots.sort_unstable();
     let pages: Vec<u64> = slots.iter().map(|s| s / PAGE).collect();
@@ -93,10 +99,12 @@ fn discard_slots(emu: &Emu) {
         unsafe { sys::madvise(start * PAGE, n * PAGE, libc::MADV_DONTNEED) };
     }
     let mut core = emu.core.lock();
-    if let Store::InProc(st) = &mut core.store {
-        for s in slots {
-            st.release_empty(s);
-        }
+    let st = match &mut core.store {
+        Store::InProc(s) => s,
+        Store::Blade(b) => &mut b.staging,
+    };
+    for s in slots {
+        st.release_empty(s);
     }
 }
 
@@ -119,7 +127,8 @@ fn evict_batch(emu: &Emu) -> usize {
     let t0 = now_ns();
     let dirty_tracking = emu.reg_mode & uffd::REGISTER_MODE_WP != 0;
     let batch = emu.cfg.evict_batch;
-    let mut victims: Vec<(u64, u64, bool)> = Vec::with_capacity(batch); // vpn, slot, dirty
+    // vpn, slot (in-process store address or blade key), dirty, staging slot (blade)
+    let mut victims: Vec<(u64, u64, bool, u64)> = Vec::with_capacity(batch);
     {
         let mut core = emu.core.lock();
         let mut picked = core.pt.select_victims(batch);
@@ -149,11 +158,11 @@ fn evict_batch(emu: &Emu) -> usize {
         for v in picked {
             let dirty = core.pt.pages[&v].dirty || !dirty_tracking;
             let slot = match &mut core.store {
-                Store::InProc(s) => s.alloc(),
-                Store::Blade(b) => b.alloc(),
+                Store::InProc(s) => s.alloc().map(|s| (s, 0)),
+                Store::Blade(b) => b.staging.alloc().map(|st| (emu.blade.as_ref().unwrap().new_key(), st)),
             };
             match slot {
-                Some(slot) => victims.push((v, slot, dirty)),
+                Some((slot, stage)) => victims.push((v, slot, dirty, stage)),
                 None => core.pt.pages.get_mut(&v).unwrap().state = State::Resident,
             }
         }
@@ -163,17 +172,19 @@ fn evict_batch(emu: &Emu) -> usize {
     }
     // Move the pages out, without the page-table lock: faults keep being served.
     let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
-    let inproc = matches!(emu.core.lock().store, Store::InProc(_));
-    for &(v, slot, dirty) in &victims {
-        let r = if inproc {
-            uffd::mv(emu.uffd, slot, v * PAGE, PAGE, 0).map(|_| ()).map_err(|e| e.0)
-        } else {
-            // One blade connection, shared with the handler: serialize on the lock.
-            let mut core = emu.core.lock();
-            match &mut core.store {
-                Store::Blade(b) => b.evict(emu.uffd, v * PAGE, slot, dirty),
-                Store::InProc(_) => unreachable!(),
-            }
+    for &(v, slot, _dirty, stage) in &victims {
+        let r = match &emu.blade {
+            None => uffd::mv(emu.uffd, slot, v * PAGE, PAGE, 0).map(|_| ()).map_err(|e| e.0),
+            Some(b) => match uffd::mv(emu.uffd, stage, v * PAGE, PAGE, 0) {
+                // The page is out of the program's reach; ship it. A failed
+                // send puts it back where it was.
+                Ok(_) => b.put(slot, stage).map_err(|e| {
+                    let _ = uffd::mv(emu.uffd, v * PAGE, stage, PAGE, 0);
+                    crate::sys::write_all(2, format!("ddclab-memu: blade write failed (errno {e})\n").as_bytes());
+                    libc::EBUSY
+                }),
+                Err(e) => Err(e.0),
+            },
         };
         results.push(r);
     }
@@ -181,11 +192,23 @@ fn evict_batch(emu: &Emu) -> usize {
     let mut written_back: Vec<u64> = Vec::new();
     {
         let mut core = emu.core.lock();
-        for (&(v, slot, dirty), r) in victims.iter().zip(&results) {
-            let still = core.pt.pages.get(&v).is_some_and(|p| p.state == State::Evicting);
+        for (&(v, slot, dirty, stage), r) in victims.iter().zip(&results) {
+            if let Store::Blade(b) = &mut core.store {
+                // The staging page was sent (or moved back): recycle the slot.
+                if r.is_ok() {
+                    b.staging.discard.push(stage);
+                } else {
+                    b.staging.release_empty(stage);
+                }
+            }
+            // The victim may have been remapped while in flight (mremap):
+            // the outcome lands at its new address. If the move failed because
+            // the mapping moved away first, the page moved with it and is
+            // still local there.
+            let at = core.pt.evicting_at(v);
             match r {
-                Ok(()) if still => {
-                    let p = core.pt.pages.get_mut(&v).unwrap();
+                Ok(()) if at.is_some() => {
+                    let p = core.pt.pages.get_mut(&at.unwrap()).unwrap();
                     p.state = State::Remote;
                     p.slot = slot;
                     p.refbit = false;
@@ -202,22 +225,24 @@ fn evict_batch(emu: &Emu) -> usize {
                 }
                 Err(e) => {
                     release_unused(&mut core.store, slot);
-                    if !still {
-                        continue;
-                    }
-                    let p = core.pt.pages.get_mut(&v).unwrap();
+                    let Some(at) = at else { continue };
+                    let p = core.pt.pages.get_mut(&at).unwrap();
                     match *e {
-                        // Shared with a fork child (or transiently pinned):
-                        // try again later.
+                        // Shared with a fork child (or transiently pinned, or
+                        // an address-space change being reported): try later.
+                        _ if at != v => {
+                            p.state = State::Resident;
+                            core.pt.clock.push(at);
+                        }
                         libc::EBUSY | libc::EAGAIN => {
                             p.state = State::Resident;
                             p.refbit = true;
-                            core.pt.clock.push(v);
+                            core.pt.clock.push(at);
                             emu.stats.add(Counter::EvictSkipped, 1);
                         }
                         // Not present after all: nothing to keep.
                         libc::ENOENT => {
-                            core.pt.pages.remove(&v);
+                            core.pt.pages.remove(&at);
                             core.pt.resident -= 1;
                         }
                         // Locked, not writable, ...: cannot be moved, ever.
@@ -229,6 +254,7 @@ fn evict_batch(emu: &Emu) -> usize {
                 }
             }
         }
+        core.pt.evict_redirect.clear();
         emu.note_resident(&core);
     }
     if evicted > 0 {
@@ -268,6 +294,6 @@ fn evict_batch(emu: &Emu) -> usize {
 fn release_unused(store: &mut Store, slot: u64) {
     match store {
         Store::InProc(s) => s.release_empty(slot),
-        Store::Blade(b) => b.free_slot(slot),
+        Store::Blade(_) => {} // a key that was never PUT needs no FREE
     }
 }

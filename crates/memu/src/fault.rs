@@ -54,7 +54,13 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i3
             }
             Err((e, _)) => Err(e),
         },
-        Store::Blade(b) => b.fetch(emu.uffd, slot, addr, emu.reg_mode),
+        Store::Blade(b) => {
+            // The remote copy is freed (in the background) only once the page
+            // is installed: an install refused with EAGAIN is retried.
+            emu.blade.as_ref().unwrap().fetch(emu.uffd, slot, addr, emu.reg_mode)?;
+            b.to_free.push(slot);
+            Ok(())
+        }
     }
 }
 

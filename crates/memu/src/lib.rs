@@ -14,6 +14,7 @@ static ALLOC: alloc::Arena = alloc::Arena;
 
 pub mod alloc;
 pub mod blade;
+pub mod blade_proto;
 pub mod config;
 pub mod emu;
 pub mod evict;

@@ -65,9 +65,25 @@ pub struct PageTable {
     /// Pages counted against the local budget (Resident, Pinned, Evicting, and
     /// Fetching once installed).
     pub resident: u64,
+    /// Pages remapped while the evictor had them in flight: old -> new page
+    /// number, so the batch's outcome lands on the page's new address.
+    pub evict_redirect: HashMap<u64, u64>,
 }
 
 impl PageTable {
+    /// Where an in-flight victim chosen at `vpn` is now (it may have been
+    /// remapped meanwhile), if it is still being evicted.
+    pub fn evicting_at(&self, vpn: u64) -> Option<u64> {
+        let mut v = vpn;
+        for _ in 0..8 {
+            if self.pages.get(&v).is_some_and(|p| p.state == State::Evicting) {
+                return Some(v);
+            }
+            v = *self.evict_redirect.get(&v)?;
+        }
+        None
+    }
+
     pub fn is_registered(&self, addr: u64) -> bool {
         self.regions.range(..=addr).next_back().is_some_and(|(_, &e)| addr < e)
     }
@@ -193,6 +209,9 @@ impl PageTable {
             // on the new address fetch the page again.
             if p.state == State::Fetching {
                 p.state = State::Remote;
+            }
+            if p.state == State::Evicting {
+                self.evict_redirect.insert(s + i, d + i);
             }
             if p.state == State::Resident {
                 self.clock.push(d + i);

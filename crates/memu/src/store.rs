@@ -7,7 +7,7 @@
 //! page-sized hole in the reservation. Blade backends (see blade.rs) keep the
 //! bytes in a separate server process instead.
 
-use crate::blade::BladeClient;
+use crate::blade::BladeStore;
 use crate::uffd::{self, PAGE};
 
 pub const STORE_BYTES: u64 = 1 << 40;
@@ -25,7 +25,7 @@ pub struct InProc {
 
 pub enum Store {
     InProc(InProc),
-    Blade(BladeClient),
+    Blade(BladeStore),
 }
 
 impl InProc {
@@ -70,7 +70,7 @@ impl Store {
     pub fn exclude_range(&self) -> Option<(u64, u64)> {
         match self {
             Store::InProc(s) => Some(s.range()),
-            Store::Blade(b) => Some(b.staging_range()),
+            Store::Blade(b) => Some(b.staging.range()),
         }
     }
 
@@ -78,7 +78,7 @@ impl Store {
     pub fn release_full(&mut self, slot: u64) {
         match self {
             Store::InProc(s) => s.discard.push(slot),
-            Store::Blade(b) => b.free_slot(slot),
+            Store::Blade(b) => b.to_free.push(slot),
         }
     }
 }

@@ -35,6 +35,7 @@ def _common(f):
         click.option("--spin/--no-spin", default=False, show_default=True, help="Busy-poll the userfaultfd (lower fault cost, burns a core)."),
         click.option("--dirty-tracking/--no-dirty-tracking", default=True, show_default=True, help="Skip write-back of clean pages (async write-protect + PAGEMAP_SCAN)."),
         click.option("--evict-batch", default=32, show_default=True, type=int, help="Pages per eviction batch."),
+        click.option("--backend", default="inproc", show_default=True, help="Where remote pages live: inproc (this process's RAM), tcp or shm (a memu-blade server started for the run), tcp:HOST:PORT or shm:SOCKPATH (a running one)."),
         click.option("--recalibrate", is_flag=True, help="Ignore the cached calibration of this command line."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the results as JSON here."),
         click.argument("program", nargs=-1, type=click.UNPROCESSED),
@@ -44,7 +45,7 @@ def _common(f):
     return f
 
 
-def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, evict_batch) -> runner.Settings:
+def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, evict_batch, backend="inproc") -> runner.Settings:
     if readahead < 1 or readahead > 512 or readahead & (readahead - 1):
         raise DdclabError(f"--readahead {readahead}: must be a power of two between 1 and 512")
     if not 1 <= evict_batch <= 4096:
@@ -58,6 +59,7 @@ def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, e
         spin=spin,
         dirty_tracking=dirty,
         evict_batch=evict_batch,
+        backend=runner.check_backend(backend),
     )
 
 
@@ -118,17 +120,17 @@ def command() -> None:
 @click.option("--baseline/--no-baseline", default=True, show_default=True, help="Also run with zero injected delay and the same local memory, and report the slowdown against it.")
 @click.option("--trace", "trace_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every remote read and write to this Parquet file.")
 @_common
-def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, recalibrate, out, program):
+def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, recalibrate, out, program):
     """Run PROGRAM with only part of its memory local."""
     argv = runner.resolve_program(list(program))
     lat = units.latency_ns(latency)
-    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch)
+    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend)
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
     result = {"program": argv, "local": local_info, "local_pages": pages}
     click.echo(f"emulating {Path(argv[0]).name}: local {pages} pages, latency {lat} ns, "
                f"bandwidth {'unlimited' if not base.bandwidth_bps else f'{base.bandwidth_bps / 1e9:g} Gb/s'}"
-               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}", err=True)
+               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}", err=True)
     zero = None
     if baseline:
         zero = runner.run_once(argv, base.zero_delay(), quiet=True)
@@ -165,7 +167,7 @@ def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin
 @click.option("--latency", "latencies", default="0,1us,2us,5us", show_default=True, help="Comma-separated injected latencies.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per latency (the median runtime is used).")
 @_common
-def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, recalibrate, out, program):
+def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, recalibrate, out, program):
     """Run PROGRAM at several injected latencies and fit runtime against delay."""
     argv = runner.resolve_program(list(program))
     lats = units.latency_list(latencies)
@@ -175,7 +177,7 @@ def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_t
         raise DdclabError(f"--repeat {repeat}: must be at least 1")
     if fct:
         raise DdclabError("--fct: a sweep varies the latency; use `emu run --fct` for FCT-table runs")
-    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch)
+    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend)
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
     points = []
@@ -220,7 +222,8 @@ def probe_cmd(pages, samples, latency, spin):
         raise DdclabError("--pages must be at least 64 and --samples at least 1")
     s = runner.Settings(latency_ns=units.latency_ns(latency), spin=spin)
     click.echo(f"{'backend':<10} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
-    for name in ("inproc",):
+    for name in ("inproc", "shm", "tcp"):
+        s.backend = name
         d = probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32))
         click.echo(f"{name:<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}")
     return 0

@@ -14,6 +14,7 @@ from ..errors import DdclabError
 
 SHIM = "libddclab_memu.so"
 FAULTCOST = "memu-faultcost"
+BLADE = "memu-blade"
 
 
 def _candidates() -> list[Path]:

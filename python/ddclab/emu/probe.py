@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 
 from ..errors import DdclabError
 from . import paths
-from .runner import Settings
+from .runner import Blade, Settings
 
 
 @dataclass
@@ -49,7 +52,17 @@ def fault_cost(settings: Settings, pages: int = 4096, samples: int = 1000, local
     env.update(s.env())
     env["LD_PRELOAD"] = str(paths.shim())
     exe = paths.tool(paths.FAULTCOST)
-    r = subprocess.run([str(exe), str(pages), str(samples), "1"], env=env, capture_output=True, text=True)
+    blade = None
+    tmp = Path(tempfile.mkdtemp(prefix="ddclab-emu-"))
+    try:
+        if s.backend in ("tcp", "shm"):
+            blade = Blade(s.backend, tmp)
+            env["DDCLAB_MEMU_BACKEND"] = blade.spec
+        r = subprocess.run([str(exe), str(pages), str(samples), "1"], env=env, capture_output=True, text=True)
+    finally:
+        if blade is not None:
+            blade.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     if r.returncode != 0:
         raise DdclabError(f"fault-cost probe failed: {(r.stderr.strip().splitlines() or ['exit %d' % r.returncode])[-1]}")
     return Distribution.of(json.loads(r.stdout)["samples_ns"])

@@ -38,6 +38,7 @@ class Settings:
     spin: bool = False
     dirty_tracking: bool = True
     evict_batch: int = 32
+    backend: str = "inproc"  # inproc | tcp | shm | tcp:HOST:PORT | shm:SOCKPATH
 
     def env(self) -> dict[str, str]:
         e = {
@@ -50,6 +51,7 @@ class Settings:
             "DDCLAB_MEMU_EVICT_BATCH": str(self.evict_batch),
             "DDCLAB_MEMU_LOCAL_PAGES": "unlimited" if self.local_pages is None else str(self.local_pages),
             "DDCLAB_MEMU_FCT": self.fct or "",
+            "DDCLAB_MEMU_BACKEND": self.backend,
         }
         return e
 
@@ -110,14 +112,53 @@ def resolve_program(argv: list[str]) -> list[str]:
     return [found] + argv[1:]
 
 
+def check_backend(spec: str) -> str:
+    if spec in ("inproc", "tcp", "shm") or (spec.startswith("tcp:") and ":" in spec[4:]) or (spec.startswith("shm:") and len(spec) > 4):
+        return spec
+    raise DdclabError(f"--backend {spec!r}: expected inproc, tcp, shm, tcp:HOST:PORT or shm:SOCKPATH")
+
+
+class Blade:
+    """A memu-blade server started for one run (`--backend tcp` or `shm`).
+
+    Its standard input is a pipe from us: if we die, it sees EOF and exits."""
+
+    def __init__(self, kind: str, tmp: Path):
+        addr = "127.0.0.1:0" if kind == "tcp" else str(tmp / "blade.sock")
+        self.proc = subprocess.Popen([str(paths.tool(paths.BLADE)), kind, addr], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "listening":
+            err = self.proc.stderr.read().strip()
+            self.close()
+            raise DdclabError(f"the memory blade did not start: {err or 'no output'}")
+        self.spec = f"{kind}:{line[1]}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+
+
 def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None, quiet: bool = False) -> RunResult:
     shim = paths.shim()
     tmp = Path(tempfile.mkdtemp(prefix="ddclab-emu-"))
     proc = None
+    blade = None
     try:
         (tmp / "stats").mkdir()
         env = dict(os.environ)
         env.update(settings.env())
+        if settings.backend in ("tcp", "shm"):
+            blade = Blade(settings.backend, tmp)
+            env["DDCLAB_MEMU_BACKEND"] = blade.spec
         env["DDCLAB_MEMU_STATS_DIR"] = str(tmp / "stats")
         if trace_out is not None:
             (tmp / "trace").mkdir()
@@ -150,6 +191,8 @@ def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if blade is not None:
+            blade.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
