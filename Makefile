@@ -30,13 +30,14 @@ demo: build
 test: build test-rust test-python
 
 test-rust:
-	cargo test --release -q --workspace --exclude ddclab-py
+	cargo test --profile fasttest -q --workspace --exclude ddclab-py
 
 test-python: build
 	$(PY) -m pytest -q tests
 
 bench: build
-	$(PY) benches/run.py
+	cargo bench -q -p ddclab-sim --bench reference
+	$(PY) benches/emu_bench.py
 
 fmt:
 	cargo fmt --all

@@ -161,6 +161,17 @@ def _resolve_paths(text: str, overrides: list[str], base: Path) -> tuple[list[st
                 f"({', '.join(sorted(builtin))}) nor an existing CDF file"
             )
         extra.append(f"workload.sizes={json.dumps(str(p))}")
+    tenant_sizes = wl.get("tenant_sizes")
+    if isinstance(tenant_sizes, list) and any(isinstance(t, str) and t not in builtin for t in tenant_sizes):
+        resolved = []
+        for t in tenant_sizes:
+            if isinstance(t, str) and t not in builtin:
+                p = Path(t) if Path(t).is_absolute() else base / t
+                if not p.exists():
+                    raise DdclabError(f"workload.tenant_sizes: {t!r} is neither a built-in distribution nor an existing CDF file")
+                t = str(p)
+            resolved.append(t)
+        extra.append("workload.tenant_sizes=[" + ", ".join(json.dumps(t) for t in resolved) + "]")
     trace = None
     if wl.get("kind") == "trace":
         t = wl.get("trace")

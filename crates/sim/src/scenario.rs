@@ -236,6 +236,50 @@ pub struct TransportConfig {
     pub priority_levels: u32,
     /// Send acknowledgements at the highest priority (priority queues only).
     pub ack_priority: bool,
+    // --- pFabric, pHost, Fastpass (docs/scenario-transports.md)
+    /// Fixed retransmission timeout of pFabric (default 45 us), pHost's
+    /// token re-issue timeout (default 9.5 us) and Fastpass's (default 45 us).
+    pub rto: Option<Duration>,
+    /// pHost: the bandwidth-delay product in packets (default 8): the free
+    /// tokens, the tokens a flow may have outstanding, the downgrade threshold
+    /// and the largest "short" flow.
+    pub phost_bdp: Option<u32>,
+    /// pHost: packets a source may send before any token (default: phost_bdp,
+    /// 0 under the tenant-fair policy).
+    pub phost_free_tokens: Option<u32>,
+    /// pHost: the destination's token policy.
+    pub phost_policy: PhostPolicy,
+    /// pHost: the source's policy for choosing among its tokens (default: the
+    /// same as phost_policy).
+    pub phost_source_policy: Option<PhostPolicy>,
+    /// Fastpass: the host the arbiter sits at.
+    pub fastpass_arbiter: u32,
+    /// Fastpass: timeslots (MTU times) per epoch.
+    pub fastpass_epoch_slots: u32,
+    /// Fastpass: the arbiter's allocation order.
+    pub fastpass_order: FastpassOrder,
+}
+
+/// pHost's scheduling policies (at destinations and at sources).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhostPolicy {
+    /// Fewest remaining packets first.
+    Srpt,
+    /// Earliest deadline first (flows without a deadline last, SRPT among them).
+    Edf,
+    /// The tenant with fewer bytes so far first, SRPT within a tenant.
+    TenantFair,
+}
+
+/// The order in which the Fastpass arbiter serves demands in each timeslot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FastpassOrder {
+    /// Least recently allocated first (max-min fair, the paper's default).
+    Fair,
+    /// Fewest remaining packets first.
+    Srpt,
 }
 
 impl Default for TransportConfig {
@@ -249,6 +293,14 @@ impl Default for TransportConfig {
             queue: QueueKind::Auto,
             priority_levels: 8,
             ack_priority: true,
+            rto: None,
+            phost_bdp: None,
+            phost_free_tokens: None,
+            phost_policy: PhostPolicy::Srpt,
+            phost_source_policy: None,
+            fastpass_arbiter: 0,
+            fastpass_epoch_slots: 8,
+            fastpass_order: FastpassOrder::Fair,
         }
     }
 }
@@ -306,8 +358,12 @@ pub struct WorkloadConfig {
     pub start: Duration,
     /// Mean of the exponential deadline distribution; absent means no deadlines.
     pub deadline_mean: Option<Duration>,
-    /// Number of tenants; flows are assigned round-robin by source host.
+    /// Number of tenants; a flow's tenant is its source host mod `tenants`.
     pub tenants: u32,
+    /// One size distribution per tenant (built-in names or CDF paths). When
+    /// set, flows alternate between the tenants in arrival order, tenant i's
+    /// sizes come from the i-th distribution, and `tenants`/`sizes` are unused.
+    pub tenant_sizes: Vec<String>,
 }
 
 impl Default for WorkloadConfig {
@@ -326,6 +382,7 @@ impl Default for WorkloadConfig {
             start: Duration(Picos::ZERO),
             deadline_mean: None,
             tenants: 1,
+            tenant_sizes: Vec::new(),
         }
     }
 }
@@ -457,6 +514,23 @@ impl Scenario {
         if tr.priority_levels == 0 || tr.priority_levels > 64 {
             return bad("transport.priority_levels", "must be in [1, 64]".into());
         }
+        if let Some(r) = tr.rto {
+            if r.0 == Picos::ZERO {
+                return bad("transport.rto", "must be positive".into());
+            }
+        }
+        if tr.phost_bdp == Some(0) {
+            return bad("transport.phost_bdp", "must be at least 1 packet".into());
+        }
+        if tr.fastpass_arbiter >= t.num_hosts() {
+            return bad(
+                "transport.fastpass_arbiter",
+                format!("must be a host number in [0, {}] (got {})", t.num_hosts() - 1, tr.fastpass_arbiter),
+            );
+        }
+        if tr.fastpass_epoch_slots == 0 || tr.fastpass_epoch_slots > 1024 {
+            return bad("transport.fastpass_epoch_slots", "must be in [1, 1024]".into());
+        }
         let wl = &self.workload;
         if wl.kind == WorkloadKind::Poisson {
             if !(wl.load > 0.0) || !wl.load.is_finite() {
@@ -505,6 +579,12 @@ impl Scenario {
             if wl.incast_response.0 .0 == 0 {
                 return bad("workload.incast_response", "must be at least 1 byte".into());
             }
+        }
+        if wl.tenant_sizes.len() == 1 || wl.tenant_sizes.len() > 1024 {
+            return bad("workload.tenant_sizes", "needs between 2 and 1024 distributions (one per tenant)".into());
+        }
+        if !wl.tenant_sizes.is_empty() && wl.matrix == MatrixKind::Incast {
+            return bad("workload.tenant_sizes", "cannot be combined with the incast matrix".into());
         }
         if wl.tenants == 0 {
             return bad("workload.tenants", "must be at least 1".into());

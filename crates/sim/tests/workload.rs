@@ -104,3 +104,23 @@ fn incast_matrix_makes_synchronized_groups() {
         assert_eq!(srcs.len(), 10);
     }
 }
+
+#[test]
+fn tenants_with_their_own_size_distributions() {
+    let text = "[workload]\ntenant_sizes = [\"imc10\", \"websearch\"]\nflows = 20000\n";
+    let sc = scenario(text);
+    let qs = QueueSpec { kind: QueueKind::DropTail, switch_buffer: 1 << 20, host_buffer: u64::MAX, ecn_k: None, levels: 1, nic_pulls: false };
+    let net = Network::new(&sc.topology, &qs);
+    let flows = workload::poisson(&sc, &net.params).unwrap();
+    let mean = |t: u32| {
+        let v: Vec<f64> = flows.iter().filter(|f| f.tenant == t).map(|f| f.size as f64).collect();
+        (v.len(), v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let (n0, m0) = mean(0);
+    let (n1, m1) = mean(1);
+    assert_eq!(n0, 10_000);
+    assert_eq!(n1, 10_000);
+    // IMC10 flows are far smaller on average than Web Search flows.
+    assert!(m1 > 5.0 * m0, "imc10 mean {m0}, websearch mean {m1}");
+    assert!(flows.iter().filter(|f| f.tenant == 0).all(|f| f.size <= 2107 * 1460));
+}

@@ -37,8 +37,13 @@ impl SizeDist {
     /// Resolve the scenario's `workload.sizes`: a built-in name, "bimodal",
     /// "fixed", or a path to a CDF file.
     pub fn from_scenario(sc: &Scenario) -> Result<SizeDist> {
+        Self::named(sc, &sc.workload.sizes)
+    }
+
+    /// Resolve a distribution name as `workload.sizes` does.
+    pub fn named(sc: &Scenario, name: &str) -> Result<SizeDist> {
         let wl = &sc.workload;
-        match wl.sizes.as_str() {
+        match name {
             "bimodal" => {
                 let b = wl.bimodal.as_ref().expect("validated");
                 Ok(SizeDist::Bimodal { short: b.short as u64, long: b.long as u64, short_fraction: b.short_fraction })
@@ -95,7 +100,10 @@ pub fn wire_bytes(p: &NetParams, size: u64) -> u64 {
 /// Generate the Poisson workload of a scenario, sorted by arrival time.
 pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
     let wl = &sc.workload;
-    let sizes = SizeDist::from_scenario(sc)?;
+    // One distribution, or one per tenant (flows alternate between tenants).
+    let per_tenant: Vec<SizeDist> =
+        wl.tenant_sizes.iter().map(|n| SizeDist::named(sc, n)).collect::<Result<_>>()?;
+    let sizes = if per_tenant.is_empty() { SizeDist::from_scenario(sc)? } else { per_tenant[0].clone() };
     let payload = p.payload() as u64;
     let hosts = p.hosts;
     let mut size_rng = Rng::derive(sc.seed, 1);
@@ -106,6 +114,8 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
     let incast = wl.matrix == MatrixKind::Incast;
     let per_arrival_wire = if incast {
         wl.incast_senders as f64 * wire_bytes(p, wl.incast_response.0 .0) as f64
+    } else if !per_tenant.is_empty() {
+        per_tenant.iter().map(|d| d.mean_wire_bytes(p)).sum::<f64>() / per_tenant.len() as f64
     } else {
         sizes.mean_wire_bytes(p)
     };
@@ -136,12 +146,18 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
             }
         } else {
             let (src, dst) = matrix.pair(&mut pair_rng);
+            let (tenant, dist) = if per_tenant.is_empty() {
+                (src.0 % wl.tenants, &sizes)
+            } else {
+                let t = flows.len() % per_tenant.len();
+                (t as u32, &per_tenant[t])
+            };
             flows.push(FlowSpec {
                 src,
                 dst,
-                size: sizes.sample(&mut size_rng, payload),
+                size: dist.sample(&mut size_rng, payload),
                 start,
-                tenant: src.0 % wl.tenants,
+                tenant,
                 deadline: deadline(&mut deadline_rng),
                 priority: 0,
             });
