@@ -141,7 +141,10 @@ fn shm_conn(sock: std::os::unix::net::UnixStream, groups: Arc<Groups>) {
     let ring = unsafe { &mut *(p as *mut Ring) };
     let group = ring.group;
     let pages = groups.join(group);
-    let mut last = ring.req_seq.load(Ordering::Acquire);
+    // The client creates the ring with req_seq = 0 and may post its first
+    // request before this thread has mapped it: start from 0, not from the
+    // current value, or that request would never be seen.
+    let mut last = 0u32;
     'outer: loop {
         // Spin briefly, then sleep on the futex; check the socket for a
         // vanished client now and then.
