@@ -129,32 +129,53 @@ fn evict_batch(emu: &Emu) -> usize {
     let batch = emu.cfg.evict_batch;
     // vpn, slot (in-process store address or blade key), dirty, staging slot (blade)
     let mut victims: Vec<(u64, u64, bool, u64)> = Vec::with_capacity(batch);
-    {
-        let mut core = emu.core.lock();
-        let mut picked = core.pt.select_victims(batch);
+    // Choose victims under the lock; read their written bits without it (the
+    // PAGEMAP_SCAN calls are the slow part, and the handler needs the lock).
+    let written_of = |picked: &mut Vec<u64>| -> Vec<u64> {
+        let mut written = Vec::new();
         if dirty_tracking && !picked.is_empty() {
             picked.sort_unstable();
-            let mut written = Vec::new();
-            for (s, n) in crate::fault::runs(&picked) {
+            for (s, n) in crate::fault::runs(picked) {
                 written_pages(emu, s * PAGE, (s + n) * PAGE, &mut written);
             }
-            // Written since the last look: referenced. Second chance, once.
-            for v in &written {
-                if let Some(p) = core.pt.pages.get_mut(v) {
-                    p.dirty = true;
-                    if p.state == State::Evicting && !p.refbit {
-                        p.state = State::Resident;
-                        p.refbit = false; // second chance already used by this rescue
-                        core.pt.clock.push(*v);
-                    }
+        }
+        written
+    };
+    let mut picked = emu.core.lock().pt.select_victims(batch);
+    let written = written_of(&mut picked);
+    let mut again = Vec::new();
+    {
+        let mut core = emu.core.lock();
+        // Written since the last look: referenced. Second chance, once.
+        for v in &written {
+            if let Some(p) = core.pt.pages.get_mut(v) {
+                p.dirty = true;
+                if p.state == State::Evicting {
+                    p.state = State::Resident;
+                    p.refbit = false; // this rescue was its second chance
+                    core.pt.clock.push(*v);
                 }
             }
-            picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
-            if picked.is_empty() {
-                // Everything was hot: take the next candidates without rescue.
-                picked = core.pt.select_victims(batch);
+        }
+        picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
+        if picked.is_empty() && dirty_tracking {
+            // Everything was hot: take the next candidates without rescue.
+            again = core.pt.select_victims(batch);
+        }
+    }
+    if !again.is_empty() {
+        let w = written_of(&mut again);
+        let mut core = emu.core.lock();
+        for v in &w {
+            if let Some(p) = core.pt.pages.get_mut(v) {
+                p.dirty = true;
             }
         }
+        picked = again;
+    }
+    {
+        let mut core = emu.core.lock();
+        picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
         for v in picked {
             let dirty = core.pt.pages[&v].dirty || !dirty_tracking;
             let slot = match &mut core.store {
