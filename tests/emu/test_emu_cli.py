@@ -78,11 +78,12 @@ def test_bad_input_is_one_line_exit_2(cli_env, args, msg):
     assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], r.stderr
 
 
-def test_ctrl_c_leaves_nothing_behind(memtest, cli_env):
+@pytest.mark.parametrize("backend", ["inproc", "shm"])
+def test_ctrl_c_leaves_nothing_behind(memtest, cli_env, backend):
     tmp = cli_env["TMPDIR"]
-    p = subprocess.Popen([sys.executable, "-m", "ddclab", "emu", "run", "--local", "1MiB", "--no-baseline", "--",
-                          str(memtest), "sleep", "30"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+    p = subprocess.Popen([sys.executable, "-m", "ddclab", "emu", "run", "--local", "1MiB", "--no-baseline",
+                          "--backend", backend, "--", str(memtest), "sleep", "30"], env=cli_env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     # Wait until the program runs under the emulator (its temp dir exists).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(n.startswith("ddclab-emu-") for n in os.listdir(tmp)):
@@ -94,6 +95,8 @@ def test_ctrl_c_leaves_nothing_behind(memtest, cli_env):
     assert os.listdir(tmp) == [], "temporary files left behind"
     r = subprocess.run(["pgrep", "-f", f"{memtest} sleep"], capture_output=True)
     assert r.returncode == 1, "the emulated program is still running"
+    r = subprocess.run(["pgrep", "-f", f"memu-blade shm {tmp}"], capture_output=True)
+    assert r.returncode == 1, "the memory blade is still running"
 
 
 def test_sweep_fits_runtime_against_delay(memtest, cli_env):
