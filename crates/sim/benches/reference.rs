@@ -37,11 +37,22 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let counts = if args.is_empty() { vec![10_000, 100_000] } else { args };
-    println!("{:>8} {:>9} {:>12} {:>14} {:>14} {:>10} {:>12} {:>9}", "flows", "wall_s", "events", "events/s", "pkt-hops/s", "pkts/s", "mean_sd", "rss_MiB");
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let counts = if args.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        args
+    };
+    println!(
+        "{:>8} {:>9} {:>12} {:>14} {:>14} {:>10} {:>12} {:>9}",
+        "flows", "wall_s", "events", "events/s", "pkt-hops/s", "pkts/s", "mean_sd", "rss_MiB"
+    );
     for n in counts {
-        let (sc, _) = Scenario::from_toml(REFERENCE, "reference", &[format!("workload.flows={n}")]).unwrap();
+        let (sc, _) =
+            Scenario::from_toml(REFERENCE, "reference", &[format!("workload.flows={n}")]).unwrap();
         let t0 = Instant::now();
         let mut sim = Simulation::new(sc, None, Vec::new()).unwrap();
         sim.run_to_end();

@@ -6,10 +6,11 @@ fn main() {
     let path = args.next().expect("usage: run SCENARIO [key=value...]");
     let overrides: Vec<String> = args.collect();
     let text = std::fs::read_to_string(&path).expect("read scenario");
-    let (sc, warnings) = ddclab_sim::Scenario::from_toml(&text, &path, &overrides).unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        std::process::exit(2)
-    });
+    let (sc, warnings) =
+        ddclab_sim::Scenario::from_toml(&text, &path, &overrides).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        });
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -19,10 +20,32 @@ fn main() {
     });
     let s = &out.summary;
     println!("flows {} completed {}", s.all.count, s.all.completed);
-    println!("slowdown mean {:.3} median {:.3} p99 {:.3}", s.all.mean, s.all.median, s.all.p99);
-    println!("short mean {:.3} p99 {:.3} | long mean {:.3}", s.short.mean, s.short.p99, s.long.mean);
-    println!("throughput {:.2} Gbps, drops {} {:?}, retransmissions {} timeouts {} fast-retx {}", s.throughput_gbps, s.drops, s.drops_by_hop, s.retransmissions, s.timeouts, s.fast_retransmits);
-    println!("events {} pkt-hops {} wall {:.2}s end {:.1}us peak events {} peak packets {}", out.stats.events, out.stats.packet_hops, out.stats.wall_seconds, out.stats.end_time.as_us_f64(), out.stats.peak_events, out.stats.peak_live_packets);
+    println!(
+        "slowdown mean {:.3} median {:.3} p99 {:.3}",
+        s.all.mean, s.all.median, s.all.p99
+    );
+    println!(
+        "short mean {:.3} p99 {:.3} | long mean {:.3}",
+        s.short.mean, s.short.p99, s.long.mean
+    );
+    println!(
+        "throughput {:.2} Gbps, drops {} {:?}, retransmissions {} timeouts {} fast-retx {}",
+        s.throughput_gbps,
+        s.drops,
+        s.drops_by_hop,
+        s.retransmissions,
+        s.timeouts,
+        s.fast_retransmits
+    );
+    println!(
+        "events {} pkt-hops {} wall {:.2}s end {:.1}us peak events {} peak packets {}",
+        out.stats.events,
+        out.stats.packet_hops,
+        out.stats.wall_seconds,
+        out.stats.end_time.as_us_f64(),
+        out.stats.peak_events,
+        out.stats.peak_live_packets
+    );
     for w in out.warnings {
         println!("warning: {w}");
     }

@@ -45,7 +45,11 @@ impl<T: Transport> Engine<T> {
             world.events.push(t, EventKind::FlowArrival);
             world.events.push(t, EventKind::Sample);
         }
-        Engine { world, transport, stop }
+        Engine {
+            world,
+            transport,
+            stop,
+        }
     }
 
     pub fn finished(&self) -> bool {
@@ -60,7 +64,9 @@ impl<T: Transport> Engine<T> {
             if w.completed as usize == w.flows.len() {
                 return Progress::Done;
             }
-            let Some(ev) = w.events.pop() else { return Progress::Stalled };
+            let Some(ev) = w.events.pop() else {
+                return Progress::Stalled;
+            };
             if ev.time > self.stop.max_time {
                 return Progress::Stalled;
             }
@@ -68,7 +74,9 @@ impl<T: Transport> Engine<T> {
             match ev.kind {
                 EventKind::LinkArrive(port) => {
                     let pt = &mut w.net.ports[port.idx()];
-                    let flight = pt.pop_arrival().expect("a link event without a packet in flight");
+                    let flight = pt
+                        .pop_arrival()
+                        .expect("a link event without a packet in flight");
                     let node = pt.peer;
                     if let Some(next) = pt.in_flight.front() {
                         let at = next.arrive;
@@ -78,7 +86,11 @@ impl<T: Transport> Engine<T> {
                     if w.net.is_host(node) {
                         t.on_packet(w, HostId(node.0), pkt);
                     } else {
-                        let draw = if w.net.params.spray { w.rng.next_u64() } else { 0 };
+                        let draw = if w.net.params.spray {
+                            w.rng.next_u64()
+                        } else {
+                            0
+                        };
                         let out = w.net.route(node, &w.packets, pkt, draw);
                         w.enqueue(out, pkt);
                     }

@@ -131,7 +131,11 @@ impl EventQueue {
             self.current.insert(pos, (k, kind));
         } else if slot - self.cur < SLOTS as u64 {
             let i = (slot & MASK) as usize;
-            let node = Node { key: k, kind, next: self.slots[i] };
+            let node = Node {
+                key: k,
+                kind,
+                next: self.slots[i],
+            };
             let n = if self.free != NIL {
                 let n = self.free;
                 self.free = self.nodes[n as usize].next;
@@ -170,7 +174,10 @@ impl EventQueue {
         let (k, kind) = self.current.pop().expect("advance found a slot");
         self.len -= 1;
         self.popped += 1;
-        Some(Event { time: Picos((k >> 64) as u64), kind })
+        Some(Event {
+            time: Picos((k >> 64) as u64),
+            kind,
+        })
     }
 
     /// Move to the next non-empty slot and make it current.
@@ -209,7 +216,8 @@ impl EventQueue {
                 return;
             }
             // The wheel is empty: jump to the earliest overflow event.
-            let std::cmp::Reverse((k, _)) = *self.overflow.peek().expect("len > 0 but nothing queued");
+            let std::cmp::Reverse((k, _)) =
+                *self.overflow.peek().expect("len > 0 but nothing queued");
             self.cur = slot_of(k);
             self.pull_overflow();
             if !self.current.is_empty() {
@@ -299,7 +307,6 @@ mod tests {
         assert!(q.pop().is_none());
     }
 }
-
 
 #[cfg(test)]
 mod speed {

@@ -134,7 +134,11 @@ impl WithTransport for Build {
 impl Simulation {
     /// Prepare a run. `flows` are the flows of a trace workload (required
     /// when `workload.kind = "trace"`, ignored otherwise).
-    pub fn new(scenario: Scenario, flows: Option<Vec<FlowSpec>>, warnings: Vec<String>) -> Result<Simulation> {
+    pub fn new(
+        scenario: Scenario,
+        flows: Option<Vec<FlowSpec>>,
+        warnings: Vec<String>,
+    ) -> Result<Simulation> {
         let started = Instant::now();
         let kind = match scenario.transport.queue {
             QueueKind::Auto => transport::default_queue(&scenario.transport.protocol),
@@ -154,7 +158,9 @@ impl Simulation {
             WorkloadKind::Poisson => workload::poisson(&scenario, &net.params)?,
             WorkloadKind::Trace => {
                 let given = flows.ok_or_else(|| {
-                    SimError::Scenario("workload.kind = \"trace\" but no trace flows were given".into())
+                    SimError::Scenario(
+                        "workload.kind = \"trace\" but no trace flows were given".into(),
+                    )
                 })?;
                 workload::check_trace(given, net.params.hosts, |i| format!("flow {i}"))?
             }
@@ -197,7 +203,14 @@ impl Simulation {
             loss: None,
         };
         let runner = transport::with_transport(&scenario, n, Build { world, stop })?;
-        Ok(Simulation { runner, scenario, opts, started, warnings, stalled: false })
+        Ok(Simulation {
+            runner,
+            scenario,
+            opts,
+            started,
+            warnings,
+            stalled: false,
+        })
     }
 
     /// Advance by up to `budget` events.
@@ -265,12 +278,22 @@ impl Simulation {
             .map(|(i, ((spec, out), opt))| FlowRecord::new(i as u32, spec, out, *opt))
             .collect();
         let m = &self.scenario.metrics;
-        let summary =
-            Summary::compute(&records, &w.metrics, &w.net.topology.hops, m.short_below.0 .0, m.long_above.0 .0);
+        let summary = Summary::compute(
+            &records,
+            &w.metrics,
+            &w.net.topology.hops,
+            m.short_below.0 .0,
+            m.long_above.0 .0,
+        );
         let stats = RunStats {
             events: w.events.processed(),
             packet_hops: w.net.ports.iter().map(|p| p.tx_packets).sum(),
-            packets_sent: w.net.host_port.iter().map(|p| w.net.ports[p.idx()].tx_packets).sum(),
+            packets_sent: w
+                .net
+                .host_port
+                .iter()
+                .map(|p| w.net.ports[p.idx()].tx_packets)
+                .sum(),
             peak_live_packets: w.packets.peak(),
             peak_events: w.events.max_len(),
             wall_seconds: self.started.elapsed().as_secs_f64(),
@@ -286,7 +309,14 @@ impl Simulation {
                 w.now.as_us_f64()
             ));
         }
-        SimOutput { ports, records, summary, pending: w.metrics.pending.clone(), stats, warnings }
+        SimOutput {
+            ports,
+            records,
+            summary,
+            pending: w.metrics.pending.clone(),
+            stats,
+            warnings,
+        }
     }
 }
 

@@ -29,7 +29,8 @@ impl Metrics {
     }
 
     pub fn sample_pending(&mut self, now: Picos) {
-        self.pending.push((now, self.arrived_bytes.saturating_sub(self.injected_bytes)));
+        self.pending
+            .push((now, self.arrived_bytes.saturating_sub(self.injected_bytes)));
     }
 }
 
@@ -120,12 +121,24 @@ impl SlowdownStats {
         SlowdownStats {
             count,
             completed: n as u64,
-            mean: if n == 0 { f64::NAN } else { s.iter().sum::<f64>() / n as f64 },
+            mean: if n == 0 {
+                f64::NAN
+            } else {
+                s.iter().sum::<f64>() / n as f64
+            },
             median: quantile(&s, 0.5),
             p99: quantile(&s, 0.99),
             p999: quantile(&s, 0.999),
-            normalized_fct: if opt_sum > 0.0 { fct_sum / opt_sum } else { f64::NAN },
-            mean_fct_us: if n == 0 { f64::NAN } else { fct_sum / n as f64 / 1e6 },
+            normalized_fct: if opt_sum > 0.0 {
+                fct_sum / opt_sum
+            } else {
+                f64::NAN
+            },
+            mean_fct_us: if n == 0 {
+                f64::NAN
+            } else {
+                fct_sum / n as f64 / 1e6
+            },
         }
     }
 }
@@ -149,18 +162,42 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn compute(records: &[FlowRecord], metrics: &Metrics, hops: &[Hop], short_below: u64, long_above: u64) -> Summary {
+    pub fn compute(
+        records: &[FlowRecord],
+        metrics: &Metrics,
+        hops: &[Hop],
+        short_below: u64,
+        long_above: u64,
+    ) -> Summary {
         let all = SlowdownStats::of(records.iter());
         let short = SlowdownStats::of(records.iter().filter(|r| r.size < short_below));
         let long = SlowdownStats::of(records.iter().filter(|r| r.size > long_above));
-        let medium = SlowdownStats::of(records.iter().filter(|r| r.size >= short_below && r.size <= long_above));
+        let medium = SlowdownStats::of(
+            records
+                .iter()
+                .filter(|r| r.size >= short_below && r.size <= long_above),
+        );
         let first = records.iter().map(|r| r.start).min().unwrap_or(Picos::ZERO);
-        let last = records.iter().filter_map(|r| r.finish).max().unwrap_or(first);
-        let delivered: u64 = records.iter().filter(|r| r.finish.is_some()).map(|r| r.size).sum();
+        let last = records
+            .iter()
+            .filter_map(|r| r.finish)
+            .max()
+            .unwrap_or(first);
+        let delivered: u64 = records
+            .iter()
+            .filter(|r| r.finish.is_some())
+            .map(|r| r.size)
+            .sum();
         let span = (last - first).0 as f64 / 1e12;
-        let throughput_gbps = if span > 0.0 { delivered as f64 * 8.0 / span / 1e9 } else { 0.0 };
-        let drops_by_hop: Vec<(&'static str, u64)> =
-            hops.iter().map(|h| (h.name(), metrics.drops_by_hop[*h as usize])).collect();
+        let throughput_gbps = if span > 0.0 {
+            delivered as f64 * 8.0 / span / 1e9
+        } else {
+            0.0
+        };
+        let drops_by_hop: Vec<(&'static str, u64)> = hops
+            .iter()
+            .map(|h| (h.name(), metrics.drops_by_hop[*h as usize]))
+            .collect();
         let with_deadline: Vec<bool> = records.iter().filter_map(|r| r.met_deadline()).collect();
         Summary {
             all,

@@ -96,7 +96,8 @@ impl Port {
             return f64::NAN;
         }
         self.settle(end);
-        let area = self.area + self.waiting_bytes as u128 * end.saturating_sub(self.area_until).0 as u128;
+        let area =
+            self.area + self.waiting_bytes as u128 * end.saturating_sub(self.area_until).0 as u128;
         area as f64 / end.0 as f64
     }
 
@@ -115,13 +116,26 @@ impl Port {
             if f.start > now {
                 break;
             }
-            let t = f.start.max(self.area_until);
-            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
-            self.area_until = t;
-            self.waiting_bytes -= f.wire as u64;
-            self.waiting_pkts -= 1;
-            self.first_waiting += 1;
+            let (start, wire) = (f.start, f.wire);
+            self.leave_buffer(start, wire);
         }
+    }
+
+    /// Add the occupancy since the last change to the time integral.
+    #[inline]
+    fn accumulate_area(&mut self, t: Picos) {
+        let t = t.max(self.area_until);
+        self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
+        self.area_until = t;
+    }
+
+    /// A FIFO packet starts at `start`: it leaves the buffer.
+    #[inline]
+    fn leave_buffer(&mut self, start: Picos, wire: u32) {
+        self.accumulate_area(start);
+        self.waiting_bytes -= wire as u64;
+        self.waiting_pkts -= 1;
+        self.first_waiting += 1;
     }
 
     /// Bytes waiting in this port's buffer at `now`.
@@ -139,12 +153,7 @@ impl Port {
         if self.fifo && self.first_waiting == self.popped {
             // It started long ago but no admission has settled the buffer
             // since: it leaves the count now (as of its start).
-            let t = f.start.max(self.area_until);
-            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
-            self.area_until = t;
-            self.waiting_bytes -= f.wire as u64;
-            self.waiting_pkts -= 1;
-            self.first_waiting += 1;
+            self.leave_buffer(f.start, f.wire);
         }
         self.popped += 1;
         Some(f)
@@ -213,12 +222,21 @@ impl QueueSpec {
     }
 
     fn build(&self, rate: BitsPerSec, at_host: bool, mtu: u64) -> (Queue, bool, u64, Option<u32>) {
-        let cap = if at_host { self.host_buffer } else { self.switch_buffer };
+        let cap = if at_host {
+            self.host_buffer
+        } else {
+            self.switch_buffer
+        };
         let k = self.ecn_threshold(rate, cap, mtu);
-        let fifo_kind = matches!(self.kind, QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn);
+        let fifo_kind = matches!(
+            self.kind,
+            QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn
+        );
         let fast = fifo_kind && !(at_host && self.nic_pulls);
         let q = match self.kind {
-            QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn => Queue::Fifo(Fifo::new(cap, k)),
+            QueueKind::Auto | QueueKind::DropTail | QueueKind::Ecn => {
+                Queue::Fifo(Fifo::new(cap, k))
+            }
             QueueKind::Priority => Queue::Priority(StrictPriority::new(self.levels, cap, None)),
             QueueKind::Pfabric => Queue::PFabric(PFabricQueue::new(cap)),
         };
@@ -293,7 +311,14 @@ impl Network {
             cut_through: cfg.switching == Switching::CutThrough,
             spray: cfg.routing == Routing::Spray,
         };
-        Network { params, ports, host_port, routes, topology, dropped: Vec::new() }
+        Network {
+            params,
+            ports,
+            host_port,
+            routes,
+            topology,
+            dropped: Vec::new(),
+        }
     }
 
     #[inline]
@@ -309,7 +334,13 @@ impl Network {
     /// The output port a switch uses for a packet. `spray_draw` is a random
     /// word used only under packet spraying.
     #[inline]
-    pub fn route(&self, switch: NodeId, pool: &PacketPool, pkt: PacketId, spray_draw: u64) -> PortId {
+    pub fn route(
+        &self,
+        switch: NodeId,
+        pool: &PacketPool,
+        pkt: PacketId,
+        spray_draw: u64,
+    ) -> PortId {
         let p = pool.get(pkt);
         let choices = self.routes.next_ports(switch.0, p.dst.0);
         let n = choices.len();
@@ -325,7 +356,6 @@ impl Network {
         };
         PortId(choices[((pick as u128 * n as u128) >> 64) as usize])
     }
-
 }
 
 impl Port {
@@ -334,7 +364,13 @@ impl Port {
     /// the link's head packet (so its arrival must be scheduled), and the
     /// flight.
     #[inline]
-    pub fn commit(&mut self, now: Picos, pkt: PacketId, pool: &mut PacketPool, np: &NetParams) -> (bool, Flight) {
+    pub fn commit(
+        &mut self,
+        now: Picos,
+        pkt: PacketId,
+        pool: &mut PacketPool,
+        np: &NetParams,
+    ) -> (bool, Flight) {
         let p = pool.get_mut(pkt);
         let wire = p.wire_bytes;
         let ser = match self.ps_per_byte {
@@ -363,12 +399,15 @@ impl Port {
         if self.node.0 < np.hosts {
             p.sent_at = start;
         }
-        let flight = Flight { pkt, start, arrive, wire };
+        let flight = Flight {
+            pkt,
+            start,
+            arrive,
+            wire,
+        };
         let head = self.in_flight.is_empty();
         if self.fifo && start > now {
-            let t = now.max(self.area_until);
-            self.area += self.waiting_bytes as u128 * (t - self.area_until).0 as u128;
-            self.area_until = t;
+            self.accumulate_area(now);
             self.waiting_bytes += wire as u64;
             self.waiting_pkts += 1;
             if self.waiting_bytes > self.max_queue_bytes {

@@ -31,7 +31,10 @@ pub fn path_rates(net: &Network, src: HostId, dst: HostId) -> Vec<BitsPerSec> {
         if p.peer.0 == dst.0 {
             return rates;
         }
-        debug_assert!(!net.is_host(p.peer), "path from {src:?} reached another host");
+        debug_assert!(
+            !net.is_host(p.peer),
+            "path from {src:?} reached another host"
+        );
         port = crate::ids::PortId(net.routes.next_ports(p.peer.0, dst.0)[0]);
     }
 }
@@ -43,7 +46,10 @@ pub fn opt_fct(params: &NetParams, path: &[BitsPerSec], size: u64) -> Picos {
     let prop = params.propagation;
     let sd = params.switch_delay;
     let cut = params.cut_through;
-    let hdr_times: Vec<Picos> = path.iter().map(|r| r.tx_time(params.header as u64)).collect();
+    let hdr_times: Vec<Picos> = path
+        .iter()
+        .map(|r| r.tx_time(params.header as u64))
+        .collect();
     let mut busy = vec![Picos::ZERO; hops];
     let mut prev = vec![Picos::ZERO; hops];
     let mut arrival = Picos::ZERO;
@@ -65,7 +71,11 @@ pub fn opt_fct(params: &NetParams, path: &[BitsPerSec], size: u64) -> Picos {
                 arrival = end + prop;
             } else {
                 last = end + prop + sd;
-                ready = if cut { start + hdr_times[k] + prop + sd } else { last };
+                ready = if cut {
+                    start + hdr_times[k] + prop + sd
+                } else {
+                    last
+                };
             }
         }
         // Steady state among the full-size packets: every hop advanced by the

@@ -52,7 +52,13 @@ pub struct Packet {
 }
 
 impl Packet {
-    pub fn new(flow: FlowId, src: HostId, dst: HostId, kind: PacketKind, wire_bytes: u32) -> Packet {
+    pub fn new(
+        flow: FlowId,
+        src: HostId,
+        dst: HostId,
+        kind: PacketKind,
+        wire_bytes: u32,
+    ) -> Packet {
         Packet {
             flow,
             src,

@@ -25,7 +25,9 @@ pub struct Size(pub Bytes);
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a duration string with a unit, like \"200ns\" or \"45us\"")
+            serde::de::Error::custom(
+                "expected a duration string with a unit, like \"200ns\" or \"45us\"",
+            )
         })?;
         parse_duration(&s).map(Duration).ok_or_else(|| {
             serde::de::Error::custom(format!(
@@ -37,8 +39,9 @@ impl<'de> Deserialize<'de> for Duration {
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)
-            .map_err(|_| serde::de::Error::custom("expected a rate string with a unit, like \"10Gbps\""))?;
+        let s = String::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected a rate string with a unit, like \"10Gbps\"")
+        })?;
         parse_rate(&s).map(Rate).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "invalid rate {s:?}: expected a positive number with a unit (Mbps, Gbps, Tbps)"
@@ -193,9 +196,9 @@ impl TopologyConfig {
         let h = self.host_rate.0 .0;
         match self.kind {
             // Each ToR has hosts_per_rack host links and `spines` uplinks.
-            TopologyKind::LeafSpine => {
-                BitsPerSec((h as u128 * self.hosts_per_rack as u128 / self.spines.max(1) as u128) as u64)
-            }
+            TopologyKind::LeafSpine => BitsPerSec(
+                (h as u128 * self.hosts_per_rack as u128 / self.spines.max(1) as u128) as u64,
+            ),
             TopologyKind::FatTree | TopologyKind::BigSwitch => BitsPerSec(h),
         }
     }
@@ -236,6 +239,8 @@ pub struct TransportConfig {
     pub priority_levels: u32,
     /// Send acknowledgements at the highest priority (priority queues only).
     pub ack_priority: bool,
+    /// TCP/DCTCP: SACK-based loss recovery (false: NewReno).
+    pub sack: bool,
     // --- pFabric, pHost, Fastpass (docs/scenario-transports.md)
     /// Fixed retransmission timeout of pFabric (default 45 us), pHost's
     /// token re-issue timeout (default 9.5 us) and Fastpass's (default 45 us).
@@ -293,6 +298,7 @@ impl Default for TransportConfig {
             queue: QueueKind::Auto,
             priority_levels: 8,
             ack_priority: true,
+            sack: true,
             rto: None,
             phost_bdp: None,
             phost_free_tokens: None,
@@ -421,10 +427,15 @@ impl Scenario {
     /// Parse scenario TOML text. `source` names the file in error messages.
     /// `overrides` are `dotted.key=value` settings applied on top (the CLI's
     /// `--set`); a value is read as TOML, or as a string if it is not valid TOML.
-    pub fn from_toml(text: &str, source: &str, overrides: &[String]) -> Result<(Scenario, Warnings)> {
+    pub fn from_toml(
+        text: &str,
+        source: &str,
+        overrides: &[String],
+    ) -> Result<(Scenario, Warnings)> {
         let mut sc: Scenario = toml::from_str(text).map_err(|e| toml_error(&e, text, source))?;
         if !overrides.is_empty() {
-            let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(&e, text, source))?;
+            let mut table: toml::Table =
+                toml::from_str(text).map_err(|e| toml_error(&e, text, source))?;
             for ov in overrides {
                 apply_override(&mut table, ov)?;
             }
@@ -461,12 +472,18 @@ impl Scenario {
             }
             TopologyKind::FatTree => {
                 if t.k < 2 || t.k % 2 != 0 {
-                    return bad("topology.k", format!("must be an even number >= 2 (got {})", t.k));
+                    return bad(
+                        "topology.k",
+                        format!("must be an even number >= 2 (got {})", t.k),
+                    );
                 }
             }
             TopologyKind::BigSwitch => {
                 if t.hosts < 2 {
-                    return bad("topology.hosts", format!("must be at least 2 (got {})", t.hosts));
+                    return bad(
+                        "topology.hosts",
+                        format!("must be at least 2 (got {})", t.hosts),
+                    );
                 }
             }
         }
@@ -474,27 +491,49 @@ impl Scenario {
             return bad("topology", "needs at least 2 hosts".into());
         }
         if t.num_hosts() > 1 << 20 {
-            return bad("topology", format!("{} hosts is more than the supported 2^20", t.num_hosts()));
+            return bad(
+                "topology",
+                format!("{} hosts is more than the supported 2^20", t.num_hosts()),
+            );
         }
         if t.header == 0 || t.header >= t.mtu {
-            return bad("topology.header", format!("must be in [1, mtu) (got {} with mtu {})", t.header, t.mtu));
+            return bad(
+                "topology.header",
+                format!("must be in [1, mtu) (got {} with mtu {})", t.header, t.mtu),
+            );
         }
         if t.mtu > 65_535 {
-            return bad("topology.mtu", format!("must be at most 65535 (got {})", t.mtu));
+            return bad(
+                "topology.mtu",
+                format!("must be at most 65535 (got {})", t.mtu),
+            );
         }
         if t.buffer.0 .0 < t.mtu as u64 {
-            return bad("topology.buffer", format!("must hold at least one MTU ({} B), got {}", t.mtu, t.buffer.0));
+            return bad(
+                "topology.buffer",
+                format!(
+                    "must hold at least one MTU ({} B), got {}",
+                    t.mtu, t.buffer.0
+                ),
+            );
         }
         if let Some(hb) = t.host_buffer {
             if hb.0 .0 < t.mtu as u64 {
-                return bad("topology.host_buffer", format!("must hold at least one MTU ({} B)", t.mtu));
+                return bad(
+                    "topology.host_buffer",
+                    format!("must hold at least one MTU ({} B)", t.mtu),
+                );
             }
         }
         let tr = &self.transport;
         if !crate::transport::PROTOCOLS.contains(&tr.protocol.as_str()) {
             return bad(
                 "transport.protocol",
-                format!("unknown protocol {:?}; known: {}", tr.protocol, crate::transport::PROTOCOLS.join(", ")),
+                format!(
+                    "unknown protocol {:?}; known: {}",
+                    tr.protocol,
+                    crate::transport::PROTOCOLS.join(", ")
+                ),
             );
         }
         if tr.init_window == Some(0) {
@@ -509,7 +548,10 @@ impl Scenario {
             return bad("transport.ecn_k", "must be at least 1 packet".into());
         }
         if !(tr.dctcp_g > 0.0 && tr.dctcp_g <= 1.0) {
-            return bad("transport.dctcp_g", format!("must be in (0, 1] (got {})", tr.dctcp_g));
+            return bad(
+                "transport.dctcp_g",
+                format!("must be in (0, 1] (got {})", tr.dctcp_g),
+            );
         }
         if tr.priority_levels == 0 || tr.priority_levels > 64 {
             return bad("transport.priority_levels", "must be in [1, 64]".into());
@@ -525,11 +567,18 @@ impl Scenario {
         if tr.fastpass_arbiter >= t.num_hosts() {
             return bad(
                 "transport.fastpass_arbiter",
-                format!("must be a host number in [0, {}] (got {})", t.num_hosts() - 1, tr.fastpass_arbiter),
+                format!(
+                    "must be a host number in [0, {}] (got {})",
+                    t.num_hosts() - 1,
+                    tr.fastpass_arbiter
+                ),
             );
         }
         if tr.fastpass_epoch_slots == 0 || tr.fastpass_epoch_slots > 1024 {
-            return bad("transport.fastpass_epoch_slots", "must be in [1, 1024]".into());
+            return bad(
+                "transport.fastpass_epoch_slots",
+                "must be in [1, 1024]".into(),
+            );
         }
         let wl = &self.workload;
         if wl.kind == WorkloadKind::Poisson {
@@ -547,25 +596,46 @@ impl Scenario {
             }
         }
         if wl.kind == WorkloadKind::Trace && wl.trace.is_none() {
-            return bad("workload.trace", "is required when workload.kind = \"trace\"".into());
+            return bad(
+                "workload.trace",
+                "is required when workload.kind = \"trace\"".into(),
+            );
         }
         if wl.sizes == "bimodal" {
             match &wl.bimodal {
-                None => return bad("workload.bimodal", "is required when workload.sizes = \"bimodal\"".into()),
+                None => {
+                    return bad(
+                        "workload.bimodal",
+                        "is required when workload.sizes = \"bimodal\"".into(),
+                    )
+                }
                 Some(b) => {
                     if b.short == 0 || b.long == 0 {
-                        return bad("workload.bimodal", "short and long must be at least 1 packet".into());
+                        return bad(
+                            "workload.bimodal",
+                            "short and long must be at least 1 packet".into(),
+                        );
                     }
                     if !(0.0..=1.0).contains(&b.short_fraction) {
-                        return bad("workload.bimodal.short_fraction", "must be in [0, 1]".into());
+                        return bad(
+                            "workload.bimodal.short_fraction",
+                            "must be in [0, 1]".into(),
+                        );
                     }
                 }
             }
         }
         if wl.sizes == "fixed" {
             match wl.fixed_size {
-                None => return bad("workload.fixed_size", "is required when workload.sizes = \"fixed\"".into()),
-                Some(s) if s.0 .0 == 0 => return bad("workload.fixed_size", "flows must not be empty".into()),
+                None => {
+                    return bad(
+                        "workload.fixed_size",
+                        "is required when workload.sizes = \"fixed\"".into(),
+                    )
+                }
+                Some(s) if s.0 .0 == 0 => {
+                    return bad("workload.fixed_size", "flows must not be empty".into())
+                }
                 _ => {}
             }
         }
@@ -573,7 +643,11 @@ impl Scenario {
             if wl.incast_senders == 0 || wl.incast_senders >= t.num_hosts() {
                 return bad(
                     "workload.incast_senders",
-                    format!("must be in [1, hosts - 1] = [1, {}] (got {})", t.num_hosts() - 1, wl.incast_senders),
+                    format!(
+                        "must be in [1, hosts - 1] = [1, {}] (got {})",
+                        t.num_hosts() - 1,
+                        wl.incast_senders
+                    ),
                 );
             }
             if wl.incast_response.0 .0 == 0 {
@@ -581,10 +655,16 @@ impl Scenario {
             }
         }
         if wl.tenant_sizes.len() == 1 || wl.tenant_sizes.len() > 1024 {
-            return bad("workload.tenant_sizes", "needs between 2 and 1024 distributions (one per tenant)".into());
+            return bad(
+                "workload.tenant_sizes",
+                "needs between 2 and 1024 distributions (one per tenant)".into(),
+            );
         }
         if !wl.tenant_sizes.is_empty() && wl.matrix == MatrixKind::Incast {
-            return bad("workload.tenant_sizes", "cannot be combined with the incast matrix".into());
+            return bad(
+                "workload.tenant_sizes",
+                "cannot be combined with the incast matrix".into(),
+            );
         }
         if wl.tenants == 0 {
             return bad("workload.tenants", "must be at least 1".into());
@@ -596,7 +676,10 @@ impl Scenario {
         }
         let m = &self.metrics;
         if m.short_below.0 > m.long_above.0 {
-            return bad("metrics.short_below", "must not exceed metrics.long_above".into());
+            return bad(
+                "metrics.short_below",
+                "must not exceed metrics.long_above".into(),
+            );
         }
         if let Some(i) = m.sample_interval {
             if i.0 == Picos::ZERO {
@@ -618,7 +701,11 @@ fn toml_error(e: &toml::de::Error, text: &str, source: &str) -> SimError {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
             let table = table_at(text, span.start);
-            let within = if table.is_empty() { String::new() } else { format!("in [{table}]: ") };
+            let within = if table.is_empty() {
+                String::new()
+            } else {
+                format!("in [{table}]: ")
+            };
             SimError::Scenario(format!("{source} line {line}: {within}{msg}"))
         }
         None => SimError::Scenario(format!("{source}: {msg}")),
@@ -678,7 +765,9 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
         .ok_or_else(|| SimError::Scenario(format!("--set {ov:?}: expected key=value")))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.is_empty()) {
-        return Err(SimError::Scenario(format!("--set {ov:?}: invalid key {key:?}")));
+        return Err(SimError::Scenario(format!(
+            "--set {ov:?}: invalid key {key:?}"
+        )));
     }
     let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").unwrap(),
@@ -687,10 +776,16 @@ fn apply_override(table: &mut toml::Table, ov: &str) -> Result<()> {
     let parts: Vec<&str> = key.split('.').collect();
     let mut cur = table;
     for p in &parts[..parts.len() - 1] {
-        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = match entry {
             toml::Value::Table(t) => t,
-            _ => return Err(SimError::Scenario(format!("--set {key}: {p} is not a table"))),
+            _ => {
+                return Err(SimError::Scenario(format!(
+                    "--set {key}: {p} is not a table"
+                )))
+            }
         };
     }
     cur.insert(parts[parts.len() - 1].to_string(), value);
@@ -702,7 +797,9 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        Scenario::from_toml(text, "s.toml", &[]).unwrap_err().to_string()
+        Scenario::from_toml(text, "s.toml", &[])
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -728,9 +825,15 @@ mod tests {
         let e = err("[workload]\nload = 0\n");
         assert!(e.contains("line 2") && e.contains("workload.load"), "{e}");
         let e = err("[transport]\nprotocol = \"quic\"\n");
-        assert!(e.contains("unknown protocol") && e.contains("line 2"), "{e}");
+        assert!(
+            e.contains("unknown protocol") && e.contains("line 2"),
+            "{e}"
+        );
         let e = err("[topology]\npropagation = \"fast\"\n");
-        assert!(e.contains("line 2") && e.contains("invalid duration"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("invalid duration"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -745,13 +848,19 @@ mod tests {
         let (s, _) = Scenario::from_toml(
             "[topology]\nhost_rate = \"10Gbps\"\n",
             "s.toml",
-            &["topology.host_rate=40Gbps".into(), "workload.load=0.5".into(), "seed=9".into()],
+            &[
+                "topology.host_rate=40Gbps".into(),
+                "workload.load=0.5".into(),
+                "seed=9".into(),
+            ],
         )
         .unwrap();
         assert_eq!(s.topology.host_rate.0, BitsPerSec::gbps(40));
         assert_eq!(s.workload.load, 0.5);
         assert_eq!(s.seed, 9);
-        let e = Scenario::from_toml("", "s.toml", &["topology.nope=1".into()]).unwrap_err().to_string();
+        let e = Scenario::from_toml("", "s.toml", &["topology.nope=1".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--set") && e.contains("nope"), "{e}");
     }
 }

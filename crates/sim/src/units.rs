@@ -123,7 +123,14 @@ pub fn parse_duration(s: &str) -> Option<Picos> {
     let s = s.trim();
     let (num, mult) = split_unit(
         s,
-        &[("ps", 1.0), ("ns", 1e3), ("us", 1e6), ("µs", 1e6), ("ms", 1e9), ("s", 1e12)],
+        &[
+            ("ps", 1.0),
+            ("ns", 1e3),
+            ("us", 1e6),
+            ("µs", 1e6),
+            ("ms", 1e9),
+            ("s", 1e12),
+        ],
     )?;
     let v: f64 = num.parse().ok()?;
     if !v.is_finite() || v < 0.0 {
@@ -137,7 +144,13 @@ pub fn parse_rate(s: &str) -> Option<BitsPerSec> {
     let s = s.trim();
     let (num, mult) = split_unit(
         s,
-        &[("Tbps", 1e12), ("Gbps", 1e9), ("Mbps", 1e6), ("Kbps", 1e3), ("bps", 1.0)],
+        &[
+            ("Tbps", 1e12),
+            ("Gbps", 1e9),
+            ("Mbps", 1e6),
+            ("Kbps", 1e3),
+            ("bps", 1.0),
+        ],
     )?;
     let v: f64 = num.parse().ok()?;
     if !v.is_finite() || v <= 0.0 {

@@ -63,7 +63,13 @@ impl World {
     }
 
     /// A header-only packet from `from` to `to` about flow `f`.
-    pub fn control_packet(&mut self, f: FlowId, from: HostId, to: HostId, kind: PacketKind) -> PacketId {
+    pub fn control_packet(
+        &mut self,
+        f: FlowId,
+        from: HostId,
+        to: HostId,
+        kind: PacketKind,
+    ) -> PacketId {
         let hdr = self.net.params.header;
         self.packets.alloc(Packet::new(f, from, to, kind, hdr))
     }

@@ -10,12 +10,18 @@ const BIG_SWITCH_3: &str = "[topology]\nkind = \"big-switch\"\nhosts = 3\n";
 #[test]
 fn two_long_flows_share_a_bottleneck_equally() {
     for proto in ["tcp", "dctcp"] {
-        let text = format!("{BIG_SWITCH_3}buffer = \"300KB\"\n[transport]\nprotocol = \"{proto}\"\necn_k = 20\n");
-        let size = 20_000_000;
+        let text = format!(
+            "{BIG_SWITCH_3}buffer = \"100KB\"\n[transport]\nprotocol = \"{proto}\"\necn_k = 20\n"
+        );
+        let size = 30_000_000;
         let out = run_flows(&text, vec![flow(0, 2, size, 0), flow(1, 2, size, 0)]);
-        // Alone, each would take OPT (16 ms at 10 Gbps). While both are
+        // Alone, each would take OPT (24 ms at 10 Gbps). While both are
         // active, the first to finish got 1 / its slowdown of the link.
-        let first = out.records.iter().map(|r| r.slowdown).fold(f64::INFINITY, f64::min);
+        let first = out
+            .records
+            .iter()
+            .map(|r| r.slowdown)
+            .fold(f64::INFINITY, f64::min);
         let share = 1.0 / first;
         assert!((0.4..0.6).contains(&share), "{proto}: share {share}");
         let f = |i: usize| out.records[i].fct.unwrap().0 as f64;
@@ -37,7 +43,10 @@ fn drop_tail_drops_exactly_at_the_buffer_limit() {
     let flows: Vec<_> = (0..10).map(|s| flow(s, 10, 30 * 1460, 0)).collect();
     let out = run_flows(text, flows);
     let down = out.ports.iter().find(|p| p.peer == 10).unwrap();
-    assert_eq!(down.max_queue_bytes, 15000, "the buffer fills exactly to its limit");
+    assert_eq!(
+        down.max_queue_bytes, 15000,
+        "the buffer fills exactly to its limit"
+    );
     assert!(down.drops > 0);
     // Everything still completes (timeouts recover the losses).
     assert!(out.records.iter().all(|r| r.finish.is_some()));
@@ -52,22 +61,45 @@ fn drop_tail_drops_exactly_at_the_buffer_limit() {
 
 #[test]
 fn tcp_recovers_a_lost_packet_by_fast_retransmit() {
-    let text = "[topology]\nkind = \"big-switch\"\nhosts = 2\n[transport]\nprotocol = \"tcp\"\nmin_rto = \"10ms\"\n";
-    let mut sim = prepare(text, vec![flow(0, 1, 200 * 1460, 0)]);
-    let mut dropped = false;
-    sim.world_mut().loss = Some(Box::new(move |p, _| {
-        if p.kind == PacketKind::Data && p.seq == 50 && !p.retransmit && !dropped {
-            dropped = true;
-            return true;
-        }
-        false
+    for sack in [true, false] {
+        let text = format!("[topology]\nkind = \"big-switch\"\nhosts = 2\n[transport]\nprotocol = \"tcp\"\nmin_rto = \"10ms\"\nsack = {sack}\n");
+        let mut sim = prepare(&text, vec![flow(0, 1, 200 * 1460, 0)]);
+        let mut dropped = false;
+        sim.world_mut().loss = Some(Box::new(move |p, _| {
+            if p.kind == PacketKind::Data && p.seq == 50 && !p.retransmit && !dropped {
+                dropped = true;
+                return true;
+            }
+            false
+        }));
+        let out = finish(sim);
+        let r = &out.records[0];
+        assert!(r.finish.is_some());
+        assert_eq!(
+            r.retransmits, 1,
+            "sack={sack}: exactly the lost packet is resent"
+        );
+        // No timeout: a 10 ms RTO would dominate the FCT.
+        assert!(r.fct.unwrap() < Picos::from_us(2000), "{:?}", r.fct);
+        assert_eq!(out.summary.timeouts, 0);
+        assert_eq!(out.summary.fast_retransmits, 1);
+    }
+}
+
+#[test]
+fn sack_recovers_many_losses_in_one_window_without_a_timeout() {
+    // Every 5th packet of the first 100 vanishes: NewReno would need one
+    // round trip per hole; SACK repairs them all in about one.
+    let text = "[topology]\nkind = \"big-switch\"\nhosts = 2\n[transport]\nprotocol = \"tcp\"\nmin_rto = \"10ms\"\ninit_window = 100\n";
+    let mut sim = prepare(text, vec![flow(0, 1, 300 * 1460, 0)]);
+    sim.world_mut().loss = Some(Box::new(|p, _| {
+        p.kind == PacketKind::Data && !p.retransmit && p.seq < 100 && p.seq % 5 == 0
     }));
     let out = finish(sim);
     let r = &out.records[0];
-    assert!(r.finish.is_some());
-    assert_eq!(r.retransmits, 1, "exactly the lost packet is resent");
-    // No timeout: a 10 ms RTO would dominate the FCT.
-    assert!(r.fct.unwrap() < Picos::from_us(2000), "{:?}", r.fct);
+    assert_eq!(r.retransmits, 20, "only the 20 lost packets are resent");
+    assert_eq!(out.summary.timeouts, 0);
+    assert!(r.fct.unwrap() < Picos::from_us(1000), "{:?}", r.fct);
 }
 
 #[test]
@@ -96,14 +128,22 @@ fn tcp_recovers_a_lost_tail_by_timeout() {
 #[test]
 fn every_flow_completes_under_random_loss() {
     for proto in ["tcp", "dctcp"] {
-        let text = format!("[topology]\nkind = \"big-switch\"\nhosts = 8\n[transport]\nprotocol = \"{proto}\"\n");
-        let flows: Vec<_> = (0..40).map(|i| flow(i % 8, (i + 3) % 8, 1000 + 37_000 * i as u64, 500 * i as u64)).collect();
+        let text = format!(
+            "[topology]\nkind = \"big-switch\"\nhosts = 8\n[transport]\nprotocol = \"{proto}\"\n"
+        );
+        let flows: Vec<_> = (0..40)
+            .map(|i| flow(i % 8, (i + 3) % 8, 1000 + 37_000 * i as u64, 500 * i as u64))
+            .collect();
         let mut sim = prepare(&text, flows);
         let mut rng = ddclab_sim::rng::Rng::new(9);
         // 2% of every packet, data and acks, vanish.
         sim.world_mut().loss = Some(Box::new(move |_, _| rng.uniform() < 0.02));
         let out = finish(sim);
-        assert!(out.records.iter().all(|r| r.finish.is_some()), "{proto}: {:?}", out.warnings);
+        assert!(
+            out.records.iter().all(|r| r.finish.is_some()),
+            "{proto}: {:?}",
+            out.warnings
+        );
         assert!(out.summary.retransmissions > 0);
     }
 }
@@ -115,18 +155,34 @@ fn dctcp_holds_the_queue_near_k_while_tcp_fills_the_buffer() {
         let text = format!(
             "{BIG_SWITCH_3}buffer = \"600KB\"\n[transport]\nprotocol = \"{proto}\"\necn_k = {k}\nmin_rto = \"1ms\"\n"
         );
-        let out = run_flows(&text, vec![flow(0, 2, 30_000_000, 0), flow(1, 2, 30_000_000, 0)]);
+        let out = run_flows(
+            &text,
+            vec![flow(0, 2, 30_000_000, 0), flow(1, 2, 30_000_000, 0)],
+        );
         let port = out.ports.iter().find(|p| p.peer == 2).unwrap().clone();
-        (port.mean_queue_bytes / 1500.0, port.max_queue_bytes as f64 / 1500.0, port.drops)
+        (
+            port.mean_queue_bytes / 1500.0,
+            port.max_queue_bytes as f64 / 1500.0,
+            port.drops,
+        )
     };
     let (dctcp_mean, dctcp_max, dctcp_drops) = run("dctcp");
     let (tcp_mean, tcp_max, tcp_drops) = run("tcp");
-    assert!(dctcp_mean > 0.5 * k && dctcp_mean < 2.0 * k, "DCTCP mean queue {dctcp_mean} packets, K = {k}");
+    assert!(
+        dctcp_mean > 0.5 * k && dctcp_mean < 2.0 * k,
+        "DCTCP mean queue {dctcp_mean} packets, K = {k}"
+    );
     assert!(dctcp_max < 4.0 * k, "DCTCP max queue {dctcp_max}");
     assert_eq!(dctcp_drops, 0);
-    assert!(tcp_max >= 390.0, "TCP should fill the 400-packet buffer, max {tcp_max}");
+    assert!(
+        tcp_max >= 390.0,
+        "TCP should fill the 400-packet buffer, max {tcp_max}"
+    );
     assert!(tcp_drops > 0);
-    assert!(tcp_mean > 5.0 * dctcp_mean, "TCP mean {tcp_mean} vs DCTCP {dctcp_mean}");
+    assert!(
+        tcp_mean > 5.0 * dctcp_mean,
+        "TCP mean {tcp_mean} vs DCTCP {dctcp_mean}"
+    );
 }
 
 #[test]
@@ -168,7 +224,15 @@ fn packet_spraying_and_ecmp_both_deliver_everything() {
         let out = ddclab_sim::run(scenario(&text), None).unwrap();
         assert!(out.records.iter().all(|r| r.finish.is_some()), "{routing}");
         // Traffic actually spreads over all four spines.
-        let spine_tx: Vec<u64> = out.ports.iter().filter(|p| p.hop == "spine").map(|p| p.tx_packets).collect();
-        assert!(spine_tx.iter().filter(|&&t| t > 0).count() >= 30, "{routing}: {spine_tx:?}");
+        let spine_tx: Vec<u64> = out
+            .ports
+            .iter()
+            .filter(|p| p.hop == "spine")
+            .map(|p| p.tx_packets)
+            .collect();
+        assert!(
+            spine_tx.iter().filter(|&&t| t > 0).count() >= 30,
+            "{routing}: {spine_tx:?}"
+        );
     }
 }

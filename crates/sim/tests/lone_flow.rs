@@ -7,7 +7,9 @@ use common::*;
 
 #[test]
 fn lone_flow_fct_equals_opt_exactly() {
-    let sizes = [1u64, 100, 1460, 1461, 4096, 10_000, 100_000, 1_000_000, 3_333_333];
+    let sizes = [
+        1u64, 100, 1460, 1461, 4096, 10_000, 100_000, 1_000_000, 3_333_333,
+    ];
     let mut checked = 0;
     for topo in ["leaf-spine", "fat-tree", "big-switch"] {
         for rate in ["10Gbps", "25Gbps", "40Gbps", "100Gbps", "400Gbps"] {
@@ -48,7 +50,10 @@ fn opt_matches_hand_computation() {
     );
     assert_eq!(out.records[0].opt.0, 3_800_000);
     // Two packets: the second is 1.2 us behind at the bottleneck.
-    let out = run_flows("[transport]\nprotocol = \"tcp\"\n", vec![flow(0, 20, 2920, 0)]);
+    let out = run_flows(
+        "[transport]\nprotocol = \"tcp\"\n",
+        vec![flow(0, 20, 2920, 0)],
+    );
     assert_eq!(out.records[0].opt.0, 5_000_000);
     // Cut-through: the first packet's header moves on after 32 ns at 10G.
     let out = run_flows(

@@ -14,7 +14,11 @@ pub struct Fifo {
 
 impl Fifo {
     pub fn new(capacity: u64, ecn_k: Option<u32>) -> Fifo {
-        Fifo { q: VecDeque::new(), buf: Buffer::new(capacity), ecn_k }
+        Fifo {
+            q: VecDeque::new(),
+            buf: Buffer::new(capacity),
+            ecn_k,
+        }
     }
 
     #[inline]

@@ -6,7 +6,18 @@ use crate::units::BitsPerSec;
 
 pub fn build(hosts: u32, host: BitsPerSec) -> Topology {
     let links = (0..hosts)
-        .map(|h| Link { a: h, b: hosts, rate: host, hop_ab: Hop::HostNic, hop_ba: Hop::TorDown })
+        .map(|h| Link {
+            a: h,
+            b: hosts,
+            rate: host,
+            hop_ab: Hop::HostNic,
+            hop_ba: Hop::TorDown,
+        })
         .collect();
-    Topology { hosts, switches: 1, links, hops: vec![Hop::HostNic, Hop::TorDown] }
+    Topology {
+        hosts,
+        switches: 1,
+        links,
+        hops: vec![Hop::HostNic, Hop::TorDown],
+    }
 }

@@ -17,18 +17,36 @@ pub fn build(k: u32, host: BitsPerSec, fabric: BitsPerSec) -> Topology {
     for h in 0..hosts {
         let pod = h / (half * half);
         let e = (h / half) % half;
-        links.push(Link { a: h, b: edge(pod, e), rate: host, hop_ab: Hop::HostNic, hop_ba: Hop::TorDown });
+        links.push(Link {
+            a: h,
+            b: edge(pod, e),
+            rate: host,
+            hop_ab: Hop::HostNic,
+            hop_ba: Hop::TorDown,
+        });
     }
     for pod in 0..k {
         for e in 0..half {
             for a in 0..half {
-                links.push(Link { a: edge(pod, e), b: agg(pod, a), rate: fabric, hop_ab: Hop::TorUp, hop_ba: Hop::AggDown });
+                links.push(Link {
+                    a: edge(pod, e),
+                    b: agg(pod, a),
+                    rate: fabric,
+                    hop_ab: Hop::TorUp,
+                    hop_ba: Hop::AggDown,
+                });
             }
         }
         // Aggregation switch i of each pod connects to cores i*half .. i*half+half-1.
         for a in 0..half {
             for c in 0..half {
-                links.push(Link { a: agg(pod, a), b: core(a * half + c), rate: fabric, hop_ab: Hop::AggUp, hop_ba: Hop::Spine });
+                links.push(Link {
+                    a: agg(pod, a),
+                    b: core(a * half + c),
+                    rate: fabric,
+                    hop_ab: Hop::AggUp,
+                    hop_ba: Hop::Spine,
+                });
             }
         }
     }
@@ -36,6 +54,13 @@ pub fn build(k: u32, host: BitsPerSec, fabric: BitsPerSec) -> Topology {
         hosts,
         switches: edges + aggs + cores,
         links,
-        hops: vec![Hop::HostNic, Hop::TorUp, Hop::AggUp, Hop::Spine, Hop::AggDown, Hop::TorDown],
+        hops: vec![
+            Hop::HostNic,
+            Hop::TorUp,
+            Hop::AggUp,
+            Hop::Spine,
+            Hop::AggDown,
+            Hop::TorDown,
+        ],
     }
 }

@@ -31,7 +31,14 @@ pub enum Hop {
 }
 
 impl Hop {
-    pub const ALL: [Hop; 6] = [Hop::HostNic, Hop::TorUp, Hop::AggUp, Hop::Spine, Hop::AggDown, Hop::TorDown];
+    pub const ALL: [Hop; 6] = [
+        Hop::HostNic,
+        Hop::TorUp,
+        Hop::AggUp,
+        Hop::Spine,
+        Hop::AggDown,
+        Hop::TorDown,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -70,7 +77,9 @@ impl Topology {
         let host = cfg.host_rate.0;
         let fabric = cfg.fabric_rate();
         match cfg.kind {
-            TopologyKind::LeafSpine => leaf_spine::build(cfg.racks, cfg.hosts_per_rack, cfg.spines, host, fabric),
+            TopologyKind::LeafSpine => {
+                leaf_spine::build(cfg.racks, cfg.hosts_per_rack, cfg.spines, host, fabric)
+            }
             TopologyKind::FatTree => fat_tree::build(cfg.k, host, fabric),
             TopologyKind::BigSwitch => big_switch::build(cfg.hosts, host),
         }

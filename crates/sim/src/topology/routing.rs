@@ -57,7 +57,14 @@ impl RoutingTable {
                 offsets.push(ports.len() as u32);
             }
         }
-        RoutingTable { hosts, first_switch: hosts, offsets, ports, dist, nodes }
+        RoutingTable {
+            hosts,
+            first_switch: hosts,
+            offsets,
+            ports,
+            dist,
+            nodes,
+        }
     }
 
     /// The equal-cost output ports at `switch` towards host `dst`.

@@ -1,13 +1,23 @@
-//! TCP (NewReno) and DCTCP, packet-counted.
+//! TCP (NewReno or SACK) and DCTCP, packet-counted.
 //!
 //! Sender: slow start from `init_window` packets (default 2), congestion
-//! avoidance (+1 packet per window), fast retransmit on 3 duplicate acks with
-//! NewReno fast recovery (partial acks retransmit the next hole), and a
-//! retransmission timeout of max(min_rto, srtt + 4 rttvar) (default minimum
-//! 45 us, as in the disaggregation study) with exponential backoff and
-//! go-back-N after a timeout. RTT samples echo the time the data packet was
-//! handed to the NIC (like the timestamp option), so they stay valid for
-//! retransmissions and include the time spent in the host's own queue.
+//! avoidance (+1 packet per window), fast retransmit on 3 duplicate acks, and
+//! a retransmission timeout of max(min_rto, srtt + 4 rttvar) (default minimum
+//! 45 us, as in the disaggregation study) with exponential backoff. RTT
+//! samples echo the time the data packet was handed to the NIC (like the
+//! timestamp option), so they stay valid for retransmissions and include the
+//! time spent in the host's own queue.
+//!
+//! Loss recovery is SACK-based by default (`transport.sack = true`), in the
+//! spirit of RFC 6675: every ack names the data packet that triggered it (the
+//! first SACK block of a real receiver, exact here since every packet is
+//! acked), the sender keeps a scoreboard of what the receiver holds, deems a
+//! hole lost once 3 packets above it are held, and during recovery sends
+//! while its estimate of packets in the network ("pipe") is below the halved
+//! window: lost holes first, then new data. After a timeout it goes back to
+//! the first unacknowledged packet but skips what the receiver already
+//! holds. With `sack = false` recovery is NewReno's (window inflation, one
+//! hole per round trip on partial acks, go-back-N after a timeout).
 //!
 //! Receiver: one cumulative ack per data packet (delayed acks off), with an
 //! out-of-order bitmap allocated only for flows that see reordering or loss.
@@ -34,6 +44,8 @@ use crate::world::World;
 
 const NO_TIMER: Picos = Picos::MAX;
 const MAX_BACKOFF: u32 = 6;
+/// Packets held above a hole before it is deemed lost (RFC 6675's DupThresh).
+const DUP_THRESH: u32 = 3;
 
 #[derive(Clone, Debug, Default)]
 struct Flow {
@@ -53,6 +65,15 @@ struct Flow {
     backoff: u32,
     deadline: Picos,
     timer_event: Picos,
+    // --- SACK scoreboard (allocated on the first out-of-order ack)
+    sacked: Vec<u64>,
+    /// Sacked packets at or above `una`, and at or above `nxt`.
+    sacked_cnt: u32,
+    sacked_above_nxt: u32,
+    /// 1 + the highest sacked sequence (0: none).
+    high_sacked: u32,
+    /// Next hole that recovery may retransmit.
+    retx_next: u32,
     // --- DCTCP
     alpha: f64,
     window_end: u32,
@@ -64,8 +85,37 @@ struct Flow {
     ooo: Vec<u64>,
 }
 
+impl Flow {
+    fn is_sacked(&self, seq: u32) -> bool {
+        !self.sacked.is_empty() && bit(&self.sacked, seq)
+    }
+
+    /// Packets sent and neither acknowledged nor held by the receiver.
+    fn outstanding(&self) -> u32 {
+        (self.nxt - self.una) - (self.sacked_cnt - self.sacked_above_nxt)
+    }
+
+    /// Holes in [retx_next, high_sacked - DUP_THRESH) below `nxt`: deemed lost and
+    /// not yet retransmitted in this recovery.
+    fn lost_not_retransmitted(&self) -> u32 {
+        let end = self.high_sacked.saturating_sub(DUP_THRESH).min(self.nxt);
+        let start = self.retx_next.max(self.una);
+        if end <= start {
+            return 0;
+        }
+        (end - start) - count_bits(&self.sacked, start, end)
+    }
+
+    /// The next lost hole to retransmit, if any.
+    fn next_hole(&self) -> Option<u32> {
+        let end = self.high_sacked.saturating_sub(DUP_THRESH).min(self.nxt);
+        (self.retx_next.max(self.una)..end).find(|&s| !self.is_sacked(s))
+    }
+}
+
 pub struct Tcp {
     dctcp: bool,
+    sack: bool,
     init_window: f64,
     min_rto: Picos,
     g: f64,
@@ -77,8 +127,13 @@ impl Tcp {
     pub fn new(sc: &Scenario, flows: usize, dctcp: bool) -> Tcp {
         Tcp {
             dctcp,
+            sack: sc.transport.sack,
             init_window: sc.transport.init_window.unwrap_or(2) as f64,
-            min_rto: sc.transport.min_rto.map(|d| d.0).unwrap_or(Picos::from_us(45)),
+            min_rto: sc
+                .transport
+                .min_rto
+                .map(|d| d.0)
+                .unwrap_or(Picos::from_us(45)),
             g: sc.transport.dctcp_g,
             ack_priority: sc.transport.ack_priority,
             flows: vec![Flow::default(); flows],
@@ -107,11 +162,34 @@ impl Tcp {
         }
     }
 
-    /// Send what the window allows.
+    /// Send what the window allows: in SACK recovery lost holes first, then
+    /// new (or, after a timeout, not yet held) data.
     fn push(&mut self, w: &mut World, id: FlowId) {
+        let sack = self.sack;
         loop {
             let f = &mut self.flows[id.idx()];
-            if f.nxt >= f.total || (f.nxt - f.una) as f64 >= f.cwnd.floor().max(1.0) {
+            let window = f.cwnd.floor().max(1.0) as u32;
+            let pipe = if sack && f.in_recovery {
+                f.outstanding() - f.lost_not_retransmitted().min(f.outstanding())
+            } else {
+                f.outstanding()
+            };
+            if pipe >= window {
+                break;
+            }
+            if sack && f.in_recovery {
+                if let Some(hole) = f.next_hole() {
+                    f.retx_next = hole + 1;
+                    self.send_data(w, id, hole, true);
+                    continue;
+                }
+            }
+            // Skip what the receiver already holds (after a timeout).
+            while f.nxt < f.total && f.is_sacked(f.nxt) {
+                f.nxt += 1;
+                f.sacked_above_nxt -= 1;
+            }
+            if f.nxt >= f.total {
                 break;
             }
             let seq = f.nxt;
@@ -130,12 +208,13 @@ impl Tcp {
             w.packets.get_mut(pkt).retransmit = true;
             w.note_retransmit(id);
         }
+        let p = w.packets.get_mut(pkt);
         // Data at the lower priority when queues have levels, so acks pass.
-        w.packets.get_mut(pkt).priority = 1;
+        p.priority = 1;
         // The time the sender handed it to its NIC, echoed back by the ack:
         // RTT samples then include the NIC queue, as the retransmission
         // timer (armed at hand-off) does.
-        w.packets.get_mut(pkt).ts_echo = w.now;
+        p.ts_echo = w.now;
         w.send(pkt);
     }
 
@@ -156,11 +235,10 @@ impl Tcp {
             if f.ooo.is_empty() {
                 f.ooo = vec![0u64; (f.total as usize).div_ceil(64)];
             }
-            f.ooo[seq as usize / 64] |= 1 << (seq % 64);
+            set_bit(&mut f.ooo, seq);
         }
         let ack_no = f.rcv_next;
-        let done = f.rcv_next >= f.total;
-        if done {
+        if f.rcv_next >= f.total {
             f.ooo = Vec::new();
             w.complete(id);
         }
@@ -176,25 +254,44 @@ impl Tcp {
     }
 
     fn on_ack(&mut self, w: &mut World, pkt: PacketId) {
-        let (id, ack, ece, echo) = {
+        let (id, ack, held, ece, echo) = {
             let p = w.packets.get(pkt);
-            (p.flow, p.seq, p.ece, p.ts_echo)
+            (p.flow, p.seq, p.aux, p.ece, p.ts_echo)
         };
         w.packets.free(pkt);
         let now = w.now;
-        let dctcp = self.dctcp;
-        let g = self.g;
+        let (dctcp, sack, g) = (self.dctcp, self.sack, self.g);
         let f = &mut self.flows[id.idx()];
         if f.una >= f.total {
             return; // sender already done
         }
+        // The scoreboard: the packet that triggered this ack is held above the
+        // cumulative point.
+        if sack && held >= ack && held < f.total && !f.is_sacked(held) {
+            if f.sacked.is_empty() {
+                f.sacked = vec![0u64; (f.total as usize).div_ceil(64)];
+            }
+            set_bit(&mut f.sacked, held);
+            f.sacked_cnt += 1;
+            if held >= f.nxt {
+                f.sacked_above_nxt += 1;
+            }
+            f.high_sacked = f.high_sacked.max(held + 1);
+        }
         if ack > f.una {
             let newly = ack - f.una;
+            if !f.sacked.is_empty() {
+                let cleared = count_bits(&f.sacked, f.una, ack);
+                f.sacked_cnt -= cleared;
+            }
             f.una = ack;
             if f.nxt < f.una {
+                // After going back, the ack jumped past what was resent.
                 f.nxt = f.una;
+                f.sacked_above_nxt = f.sacked_cnt;
             }
-            // RTT estimate (RFC 6298), from the echoed send time.
+            f.retx_next = f.retx_next.max(f.una);
+            // RTT estimate (RFC 6298), from the echoed hand-off time.
             let sample = now - echo;
             match f.srtt {
                 None => {
@@ -226,8 +323,8 @@ impl Tcp {
                     f.in_recovery = false;
                     f.cwnd = f.ssthresh;
                     f.dupacks = 0;
-                } else {
-                    // Partial ack: the next hole is lost too.
+                } else if !sack {
+                    // NewReno partial ack: the next hole is lost too.
                     f.cwnd = (f.cwnd - newly as f64 + 1.0).max(1.0);
                     let seq = f.una;
                     self.send_data(w, id, seq, true);
@@ -253,18 +350,27 @@ impl Tcp {
             self.arm_timer(w, id);
         } else if ack == f.una && f.nxt > f.una {
             f.dupacks += 1;
+            let sack_loss = sack && f.high_sacked >= f.una + 1 + DUP_THRESH;
             if f.in_recovery {
-                f.cwnd += 1.0;
-            } else if f.dupacks == 3 {
-                let flight = (f.nxt - f.una) as f64;
+                if !sack {
+                    f.cwnd += 1.0; // NewReno window inflation
+                }
+            } else if f.dupacks == DUP_THRESH || sack_loss {
+                let flight = f.outstanding() as f64;
                 f.ssthresh = (flight / 2.0).max(2.0);
-                f.cwnd = f.ssthresh + 3.0;
                 f.in_recovery = true;
                 f.recover = f.nxt;
                 f.cut_until = f.nxt;
-                let seq = f.una;
+                f.retx_next = f.una;
                 w.metrics.fast_retransmits += 1;
-                self.send_data(w, id, seq, true);
+                if sack {
+                    f.cwnd = f.ssthresh;
+                } else {
+                    f.cwnd = f.ssthresh + DUP_THRESH as f64;
+                    let seq = f.una;
+                    f.retx_next = seq + 1;
+                    self.send_data(w, id, seq, true);
+                }
             }
         }
         self.push(w, id);
@@ -283,10 +389,12 @@ impl Tcp {
             return;
         }
         w.metrics.timeouts += 1;
-        let flight = (f.nxt - f.una) as f64;
+        let flight = f.outstanding() as f64;
         f.ssthresh = (flight / 2.0).max(2.0);
         f.cwnd = 1.0;
-        f.nxt = f.una; // go back N
+        f.nxt = f.una; // go back, skipping what the receiver holds
+        f.sacked_above_nxt = f.sacked_cnt;
+        f.retx_next = f.una;
         f.in_recovery = false;
         f.dupacks = 0;
         f.backoff += 1;
@@ -325,4 +433,53 @@ impl Transport for Tcp {
 
 fn bit(v: &[u64], i: u32) -> bool {
     v[i as usize / 64] >> (i % 64) & 1 == 1
+}
+
+fn set_bit(v: &mut [u64], i: u32) {
+    v[i as usize / 64] |= 1 << (i % 64);
+}
+
+/// Set bits in [start, end).
+fn count_bits(v: &[u64], start: u32, end: u32) -> u32 {
+    if v.is_empty() || end <= start {
+        return 0;
+    }
+    let mut n = 0;
+    let mut i = start;
+    while i < end {
+        let w = i as usize / 64;
+        let lo = i % 64;
+        let hi = if (end - i) as u64 >= (64 - lo) as u64 {
+            64
+        } else {
+            lo + (end - i)
+        };
+        let mask = if hi == 64 {
+            !0u64 << lo
+        } else {
+            ((1u64 << hi) - 1) & (!0u64 << lo)
+        };
+        n += (v[w] & mask).count_ones();
+        i += hi - lo;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_bits;
+
+    #[test]
+    fn counts_bits_in_ranges() {
+        let mut v = vec![0u64; 4];
+        for i in [0u32, 5, 63, 64, 100, 200, 255] {
+            v[i as usize / 64] |= 1 << (i % 64);
+        }
+        assert_eq!(count_bits(&v, 0, 256), 7);
+        assert_eq!(count_bits(&v, 1, 64), 2);
+        assert_eq!(count_bits(&v, 63, 65), 2);
+        assert_eq!(count_bits(&v, 101, 200), 0);
+        assert_eq!(count_bits(&v, 100, 201), 2);
+        assert_eq!(count_bits(&v, 5, 5), 0);
+    }
 }

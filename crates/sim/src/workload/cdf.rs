@@ -18,17 +18,30 @@ pub struct EmpiricalCdf {
 /// The distributions that ship with ddclab (see `data/workloads/README.md`
 /// for where each comes from).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("websearch", include_str!("../../../../python/ddclab/data/workloads/websearch.cdf")),
-    ("datamining", include_str!("../../../../python/ddclab/data/workloads/datamining.cdf")),
-    ("imc10", include_str!("../../../../python/ddclab/data/workloads/imc10.cdf")),
-    ("ddc", include_str!("../../../../python/ddclab/data/workloads/ddc.cdf")),
+    (
+        "websearch",
+        include_str!("../../../../python/ddclab/data/workloads/websearch.cdf"),
+    ),
+    (
+        "datamining",
+        include_str!("../../../../python/ddclab/data/workloads/datamining.cdf"),
+    ),
+    (
+        "imc10",
+        include_str!("../../../../python/ddclab/data/workloads/imc10.cdf"),
+    ),
+    (
+        "ddc",
+        include_str!("../../../../python/ddclab/data/workloads/ddc.cdf"),
+    ),
 ];
 
 impl EmpiricalCdf {
     pub fn builtin(name: &str) -> Option<EmpiricalCdf> {
-        BUILTIN.iter().find(|(n, _)| *n == name).map(|(n, text)| {
-            EmpiricalCdf::parse(text, n).expect("built-in CDFs are valid")
-        })
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| EmpiricalCdf::parse(text, n).expect("built-in CDFs are valid"))
     }
 
     /// Parse CDF text; `source` names the file in errors.
@@ -48,16 +61,26 @@ impl EmpiricalCdf {
                 )));
             }
             let size: f64 = cols[0].parse().map_err(|_| {
-                SimError::Cdf(format!("{source} line {line_no}: size {:?} is not a number", cols[0]))
+                SimError::Cdf(format!(
+                    "{source} line {line_no}: size {:?} is not a number",
+                    cols[0]
+                ))
             })?;
             let p: f64 = cols[cols.len() - 1].parse().map_err(|_| {
-                SimError::Cdf(format!("{source} line {line_no}: probability {:?} is not a number", cols[cols.len() - 1]))
+                SimError::Cdf(format!(
+                    "{source} line {line_no}: probability {:?} is not a number",
+                    cols[cols.len() - 1]
+                ))
             })?;
             if !size.is_finite() || size < 0.0 {
-                return Err(SimError::Cdf(format!("{source} line {line_no}: size {size} must be >= 0")));
+                return Err(SimError::Cdf(format!(
+                    "{source} line {line_no}: size {size} must be >= 0"
+                )));
             }
             if !(0.0..=1.0).contains(&p) {
-                return Err(SimError::Cdf(format!("{source} line {line_no}: probability {p} is outside [0, 1]")));
+                return Err(SimError::Cdf(format!(
+                    "{source} line {line_no}: probability {p} is outside [0, 1]"
+                )));
             }
             if let Some(&(ps, pp)) = points.last() {
                 if size < ps {
@@ -76,12 +99,16 @@ impl EmpiricalCdf {
         match points.last() {
             None => return Err(SimError::Cdf(format!("{source}: no points"))),
             Some(&(_, p)) if (p - 1.0).abs() > 1e-6 => {
-                return Err(SimError::Cdf(format!("{source}: the last probability is {p}, it must be 1")))
+                return Err(SimError::Cdf(format!(
+                    "{source}: the last probability is {p}, it must be 1"
+                )))
             }
             _ => {}
         }
         if points.iter().all(|&(s, _)| s < 0.5) {
-            return Err(SimError::Cdf(format!("{source}: every size rounds to zero packets")));
+            return Err(SimError::Cdf(format!(
+                "{source}: every size rounds to zero packets"
+            )));
         }
         Ok(EmpiricalCdf { points })
     }
@@ -165,13 +192,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_files() {
-        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n3 1 1.0\n", "x.cdf").unwrap_err().to_string();
-        assert!(e.contains("x.cdf line 3") && e.contains("sizes must not decrease"), "{e}");
-        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n6 1 0.6\n", "x.cdf").unwrap_err().to_string();
+        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n3 1 1.0\n", "x.cdf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.cdf line 3") && e.contains("sizes must not decrease"),
+            "{e}"
+        );
+        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n6 1 0.6\n", "x.cdf")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3") && e.contains("probabilities"), "{e}");
-        let e = EmpiricalCdf::parse("1 1 0\nfoo 1 0.7\n", "x.cdf").unwrap_err().to_string();
+        let e = EmpiricalCdf::parse("1 1 0\nfoo 1 0.7\n", "x.cdf")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
-        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n", "x.cdf").unwrap_err().to_string();
+        let e = EmpiricalCdf::parse("1 1 0\n5 1 0.7\n", "x.cdf")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must be 1"), "{e}");
         assert!(EmpiricalCdf::parse("", "x.cdf").is_err());
     }

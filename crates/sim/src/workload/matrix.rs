@@ -55,7 +55,10 @@ impl Matrix {
             let j = i + rng.below((others.len() - i) as u64) as usize;
             others.swap(i, j);
         }
-        (HostId(dst), others[..n as usize].iter().map(|&h| HostId(h)).collect())
+        (
+            HostId(dst),
+            others[..n as usize].iter().map(|&h| HostId(h)).collect(),
+        )
     }
 }
 

@@ -29,7 +29,11 @@ pub enum SizeDist {
     /// Sizes in packets from an empirical CDF.
     Empirical(EmpiricalCdf),
     /// `short` packets with probability `short_fraction`, else `long` packets.
-    Bimodal { short: u64, long: u64, short_fraction: f64 },
+    Bimodal {
+        short: u64,
+        long: u64,
+        short_fraction: f64,
+    },
     Fixed(u64),
 }
 
@@ -46,7 +50,11 @@ impl SizeDist {
         match name {
             "bimodal" => {
                 let b = wl.bimodal.as_ref().expect("validated");
-                Ok(SizeDist::Bimodal { short: b.short as u64, long: b.long as u64, short_fraction: b.short_fraction })
+                Ok(SizeDist::Bimodal {
+                    short: b.short as u64,
+                    long: b.long as u64,
+                    short_fraction: b.short_fraction,
+                })
             }
             "fixed" => Ok(SizeDist::Fixed(wl.fixed_size.expect("validated").0 .0)),
             name => {
@@ -68,7 +76,11 @@ impl SizeDist {
     pub fn sample(&self, rng: &mut Rng, payload: u64) -> u64 {
         match self {
             SizeDist::Empirical(c) => c.sample_packets(rng) * payload,
-            SizeDist::Bimodal { short, long, short_fraction } => {
+            SizeDist::Bimodal {
+                short,
+                long,
+                short_fraction,
+            } => {
                 if rng.uniform() < *short_fraction {
                     short * payload
                 } else {
@@ -84,9 +96,11 @@ impl SizeDist {
         let mtu = p.mtu as f64;
         match self {
             SizeDist::Empirical(c) => c.mean_packets().max(1.0) * mtu,
-            SizeDist::Bimodal { short, long, short_fraction } => {
-                (short_fraction * *short as f64 + (1.0 - short_fraction) * *long as f64) * mtu
-            }
+            SizeDist::Bimodal {
+                short,
+                long,
+                short_fraction,
+            } => (short_fraction * *short as f64 + (1.0 - short_fraction) * *long as f64) * mtu,
             SizeDist::Fixed(b) => wire_bytes(p, *b) as f64,
         }
     }
@@ -101,9 +115,16 @@ pub fn wire_bytes(p: &NetParams, size: u64) -> u64 {
 pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
     let wl = &sc.workload;
     // One distribution, or one per tenant (flows alternate between tenants).
-    let per_tenant: Vec<SizeDist> =
-        wl.tenant_sizes.iter().map(|n| SizeDist::named(sc, n)).collect::<Result<_>>()?;
-    let sizes = if per_tenant.is_empty() { SizeDist::from_scenario(sc)? } else { per_tenant[0].clone() };
+    let per_tenant: Vec<SizeDist> = wl
+        .tenant_sizes
+        .iter()
+        .map(|n| SizeDist::named(sc, n))
+        .collect::<Result<_>>()?;
+    let sizes = if per_tenant.is_empty() {
+        SizeDist::from_scenario(sc)?
+    } else {
+        per_tenant[0].clone()
+    };
     let payload = p.payload() as u64;
     let hosts = p.hosts;
     let mut size_rng = Rng::derive(sc.seed, 1);
@@ -124,7 +145,10 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
     let mean_gap_ps = 1.0 / rate_per_ps;
     let mut t = wl.start.0 .0 as f64;
     let mut flows = Vec::with_capacity(wl.flows as usize);
-    let deadline = |rng: &mut Rng| wl.deadline_mean.map(|m| Picos(rng.exponential(m.0 .0 as f64).round() as u64));
+    let deadline = |rng: &mut Rng| {
+        wl.deadline_mean
+            .map(|m| Picos(rng.exponential(m.0 .0 as f64).round() as u64))
+    };
     while flows.len() < wl.flows as usize {
         t += time_rng.exponential(mean_gap_ps);
         let start = Picos(t.round() as u64);
@@ -168,19 +192,40 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
 
 /// Check flows given directly (from a trace) and sort them by arrival time,
 /// keeping the given order among equal times. `row_of(i)` names flow i's row.
-pub fn check_trace(mut flows: Vec<FlowSpec>, hosts: u32, row_of: impl Fn(usize) -> String) -> Result<Vec<FlowSpec>> {
+pub fn check_trace(
+    mut flows: Vec<FlowSpec>,
+    hosts: u32,
+    row_of: impl Fn(usize) -> String,
+) -> Result<Vec<FlowSpec>> {
     for (i, f) in flows.iter().enumerate() {
         if f.src.0 >= hosts {
-            return Err(SimError::Trace(format!("{}: src {} is out of range (hosts are 0..{})", row_of(i), f.src.0, hosts - 1)));
+            return Err(SimError::Trace(format!(
+                "{}: src {} is out of range (hosts are 0..{})",
+                row_of(i),
+                f.src.0,
+                hosts - 1
+            )));
         }
         if f.dst.0 >= hosts {
-            return Err(SimError::Trace(format!("{}: dst {} is out of range (hosts are 0..{})", row_of(i), f.dst.0, hosts - 1)));
+            return Err(SimError::Trace(format!(
+                "{}: dst {} is out of range (hosts are 0..{})",
+                row_of(i),
+                f.dst.0,
+                hosts - 1
+            )));
         }
         if f.src == f.dst {
-            return Err(SimError::Trace(format!("{}: src and dst are both {}", row_of(i), f.src.0)));
+            return Err(SimError::Trace(format!(
+                "{}: src and dst are both {}",
+                row_of(i),
+                f.src.0
+            )));
         }
         if f.size == 0 {
-            return Err(SimError::Trace(format!("{}: size is 0 (flows must carry at least one byte)", row_of(i))));
+            return Err(SimError::Trace(format!(
+                "{}: size is 0 (flows must carry at least one byte)",
+                row_of(i)
+            )));
         }
     }
     flows.sort_by_key(|f| f.start);

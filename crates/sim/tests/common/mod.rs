@@ -12,7 +12,15 @@ pub fn scenario(text: &str) -> Scenario {
 }
 
 pub fn flow(src: u32, dst: u32, size: u64, start_ns: u64) -> FlowSpec {
-    FlowSpec { src: HostId(src), dst: HostId(dst), size, start: Picos::from_ns(start_ns), tenant: 0, deadline: None, priority: 0 }
+    FlowSpec {
+        src: HostId(src),
+        dst: HostId(dst),
+        size,
+        start: Picos::from_ns(start_ns),
+        tenant: 0,
+        deadline: None,
+        priority: 0,
+    }
 }
 
 /// Run a trace scenario with the given flows.
