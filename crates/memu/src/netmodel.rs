@@ -99,7 +99,7 @@ impl NetModel {
         if bandwidth_bps == 0 {
             return 0;
         }
-        ((bytes as u128 * 8 * 1_000_000_000 + bandwidth_bps as u128 - 1) / bandwidth_bps as u128) as u64
+        (bytes as u128 * 8 * 1_000_000_000).div_ceil(bandwidth_bps as u128) as u64
     }
 
     /// Book a transfer of `bytes` issued at `now`; returns its completion time.

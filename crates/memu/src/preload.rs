@@ -15,6 +15,9 @@
 //! with the same settings. vfork/posix_spawn share the parent's memory and need
 //! nothing.
 
+// The exported functions replace libc's: their safety contract is libc's.
+#![allow(clippy::missing_safety_doc)]
+
 use crate::config::Config;
 use crate::emu::{self, ACTIVE};
 use crate::sys;

@@ -4,6 +4,9 @@
 //! shim's own exported `mmap` interposer, so the shim's private mappings go
 //! straight to the kernel instead.
 
+// Thin syscall wrappers: the kernel's contract for each call applies.
+#![allow(clippy::missing_safety_doc)]
+
 pub unsafe fn mmap(addr: u64, len: u64, prot: i32, flags: i32, fd: i32, off: i64) -> Result<u64, i32> {
     let r = libc::syscall(libc::SYS_mmap, addr, len, prot, flags, fd, off);
     if r == -1 {

@@ -21,10 +21,12 @@ use std::sync::{Arc, Mutex};
 
 type Pages = HashMap<u64, Box<[u8; PAGE]>>;
 
+/// group -> (pages, open connections)
+type GroupMap = HashMap<u64, (Arc<Mutex<Pages>>, usize)>;
+
 #[derive(Default)]
 struct Groups {
-    /// group -> (pages, open connections)
-    map: Mutex<HashMap<u64, (Arc<Mutex<Pages>>, usize)>>,
+    map: Mutex<GroupMap>,
 }
 
 impl Groups {
