@@ -77,7 +77,8 @@ def test_round_trip_through_a_memory_blade(memtest, memu_dir, backend, mode):
     assert t["pages_evicted"] > 500 and t["pages_fetched"] > 500, t
 
 
-def test_fork_with_a_tcp_blade(memtest, memu_dir):
-    r = run(memtest, "fork", 4, 256, backend="tcp")
+@pytest.mark.parametrize("backend", ["tcp", "shm"])
+def test_fork_with_a_blade(memtest, memu_dir, backend):
+    r = run(memtest, "fork", 4, 256, backend=backend)
     assert r.returncode == 0, r.status_text()
     assert r.summary.processes == 2

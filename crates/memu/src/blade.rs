@@ -91,7 +91,8 @@ impl Conn {
                 let seq = r.req_seq.load(Ordering::Relaxed).wrapping_add(1);
                 r.req_seq.store(seq, Ordering::Release);
                 proto::futex_wake(&r.req_seq);
-                // Spin briefly (a blade on another core answers in microseconds),
+                // Spin briefly (a blade on an idle core answers in microseconds; on a
+                // busy machine spinning only steals its CPU),
                 // then sleep on the futex; ~5 s of silence means the blade is gone.
                 let mut spins = 0u32;
                 let mut sleeps = 0u32;
@@ -100,7 +101,7 @@ impl Conn {
                     if got == seq {
                         break;
                     }
-                    if spins < 2000 {
+                    if spins < 300 {
                         spins += 1;
                         std::hint::spin_loop();
                     } else {

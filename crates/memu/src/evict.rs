@@ -278,9 +278,9 @@ fn evict_batch(emu: &Emu) -> usize {
         core.pt.evict_redirect.clear();
         emu.note_resident(&core);
     }
-    if evicted > 0 {
-        emu.signal_room();
-    }
+    // A finished batch: faults waiting for room, or for one of its pages,
+    // can proceed.
+    emu.signal_room();
     let now = now_ns();
     emu.stats.add(Counter::EvictNs, now - t0);
     let batch_id = emu.batch_seq.fetch_add(1, Ordering::Relaxed);

@@ -102,7 +102,7 @@ pub fn handler_main(emu: &'static Emu) {
                 let due = if d.not_before == 0 {
                     room_freed || now.saturating_sub(d.t_read) > MAX_STALL_NS
                 } else {
-                    d.not_before <= now
+                    room_freed || d.not_before <= now
                 };
                 if !due {
                     deferred.push_back(d);
@@ -307,9 +307,11 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
             None
         }
         Some(State::Evicting) => {
-            // Its batch is finishing; look again shortly.
+            // Its batch is finishing: look again when the evictor reports a
+            // finished batch (or after 1 ms). Busy retries here would steal
+            // the CPU the evictor (and a blade server) needs to finish it.
             emu.stats.add(Counter::EvictRaces, 1);
-            Some(Deferred { not_before: now + 2_000, ..d })
+            Some(Deferred { not_before: now + 1_000_000, ..d })
         }
     }
 }

@@ -156,7 +156,7 @@ fn shm_conn(sock: std::os::unix::net::UnixStream, groups: Arc<Groups>) {
             if s != last {
                 break s;
             }
-            if spins < 2000 {
+            if spins < 300 {
                 spins += 1;
                 std::hint::spin_loop();
                 continue;
