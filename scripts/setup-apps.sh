@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the application suite of `ddclab reproduce ddc-requirements`:
+# memcached and Redis from the distribution, the C helpers (memkernel, ycsbgen)
+# compiled into ~/.cache/ddclab/apps. Idempotent: installed apps are skipped.
+# Usage: scripts/setup-apps.sh [APP,APP...]   (default: every app)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DDCLAB=${DDCLAB:-.venv/bin/ddclab}
+if [ ! -x "$DDCLAB" ]; then
+    echo "error: $DDCLAB not found: run 'make build' first" >&2
+    exit 2
+fi
+if [ $# -gt 0 ]; then
+    exec "$DDCLAB" reproduce ddc-requirements --setup --apps "$1"
+fi
+exec "$DDCLAB" reproduce ddc-requirements --setup

@@ -1,0 +1,98 @@
+"""ddclab reproduce ddc-requirements: analysis helpers and the tiny end-to-end run."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from ddclab.experiments import ddc_requirements as exp
+
+
+def _runs(rows):
+    return pd.DataFrame([dict(zip(["app", "local_pct", "latency_us", "bandwidth_gbps", "rep", "seconds"], r),
+                              remote_faults=1, pages_fetched=8, pages_written_back=0, overhead_median_us=20.0, error=None) for r in rows])
+
+
+def test_degradation_is_median_against_zero_delay_at_same_local():
+    runs = _runs([
+        ("x", 25, 0, 0, 0, 1.0), ("x", 25, 0, 0, 1, 1.2), ("x", 25, 0, 0, 2, 0.8),   # baseline median 1.0
+        ("x", 25, 5, 40, 0, 1.5), ("x", 25, 5, 40, 1, 9.0), ("x", 25, 5, 40, 2, 1.4),  # median 1.5 (outlier ignored)
+        ("x", 50, 0, 0, 0, 2.0), ("x", 50, 5, 40, 0, 2.02),
+    ])
+    s = exp.summarize(runs)
+    assert exp.deg_at(s, "x", 25, 5, 40) == pytest.approx(50.0)
+    assert exp.deg_at(s, "x", 50, 5, 40) == pytest.approx(1.0)  # its own baseline, not the 25% one
+    assert exp.deg_at(s, "x", 75, 5, 40) is None
+
+
+def test_failed_runs_are_left_out():
+    runs = _runs([("x", 25, 0, 0, 0, 1.0), ("x", 25, 5, 40, 0, 2.0)])
+    runs.loc[1, "error"] = "hung"
+    assert exp.deg_at(exp.summarize(runs), "x", 25, 5, 40) is None
+
+
+def test_local_needed_interpolates_the_crossing():
+    runs = _runs([(a, loc, lat, bw, 0, t) for a, loc, lat, bw, t in [
+        ("x", 10, 0, 0, 1.0), ("x", 10, 5, 40, 1.30),   # 30%
+        ("x", 25, 0, 0, 1.0), ("x", 25, 5, 40, 1.15),   # 15%
+        ("x", 50, 0, 0, 1.0), ("x", 50, 5, 40, 1.01),   # 1%
+        ("x", 100, 0, 0, 1.0), ("x", 100, 5, 40, 1.0),
+    ]])
+    meas, interp = exp.local_needed(exp.summarize(runs), "x", 5, 40, (10, 25, 50, 100))
+    assert meas == 50
+    assert interp == pytest.approx(25 + (15 - 5) / (15 - 1) * 25)
+    assert exp.local_needed(exp.summarize(runs), "x", 3, 100, (10, 25, 50, 100)) == (None, None)
+
+
+def test_latency_fit_and_classes():
+    rows = [("x", 25, 0, 0, 0, 10.0)] + [("x", 25, lat, 40, 0, 10.0 + 0.5 * lat) for lat in (1, 3, 5, 10)]
+    f = exp.latency_fit(exp.summarize(_runs(rows)), "x", 40)
+    assert f["slope_ms_per_us"] == pytest.approx(500.0) and f["r2"] == pytest.approx(1.0)
+    assert f["latency_for_5pct_us"] == pytest.approx(1.0)  # 10 + 0.5 L = 10.5
+    assert exp.classify(4.9, 50.0) == "A"
+    assert exp.classify(5.0, 4.0) == "B"
+    assert exp.classify(30.0, 6.0).startswith("neither")
+
+
+def test_grid_has_the_study_points():
+    g = exp.grid(exp.SCALES["small"])
+    assert (25, 0, 0) in g and (10, 0, 0) in g
+    assert all((25, lat, bw) in g for lat in (1, 3, 5, 10, 40) for bw in (10, 40, 100))
+    assert all((loc, 3, 100) in g for loc in (10, 25, 50, 75, 100))
+    assert len(g) == len(set(g))
+
+
+def test_tiny_reproduction_end_to_end_and_cached(tmp_path, cli_env):
+    out = tmp_path / "o"
+    r = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--apps", "kernel-rand", "--out", str(out)], cli_env)
+    assert r.returncode == 0, r.stderr
+    for f in ("report.html", "points.csv", "summary.csv", "table3.csv", "fits.csv", "classes.csv", "plots/fig4_latency.png", "plots/fig5_local.csv"):
+        assert (out / f).is_file(), f
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    assert len(rows) == len(exp.grid(exp.SCALES["tiny"]))
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    html = (out / "report.html").read_text()
+    assert "Figure 2" in html and "Table 3" in html and "hardware performance counters" in html
+    first = (out / "points.csv").read_bytes()
+    r2 = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--apps", "kernel-rand", "--out", str(out)], cli_env)
+    assert r2.returncode == 0, r2.stderr
+    assert (out / "points.csv").read_bytes() == first, "a rerun must reuse the cached runs"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--reps", "0"], "--reps 0"),
+    (["--apps", "nope"], "--apps: unknown app"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, cli_env, args, needle):
+    r = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--out", str(tmp_path / "o"), *args], cli_env)
+    assert r.returncode == 2
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_list_apps(cli_env):
+    r = run_cli(["reproduce", "ddc-requirements", "--list-apps"], cli_env)
+    assert r.returncode == 0
+    assert "kernel-rand" in r.stdout and "memcached-a" in r.stdout
