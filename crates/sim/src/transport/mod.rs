@@ -7,6 +7,10 @@
 //! [`crate::world::World`]. Adding a protocol means one new file here and one
 //! line in [`with_transport`]; the engine is untouched.
 
+pub mod fastpass;
+pub mod ideal;
+pub mod pfabric;
+pub mod phost;
 pub mod tcp;
 
 use crate::error::Result;
@@ -28,12 +32,14 @@ pub trait Transport: Send {
 }
 
 /// Every protocol name a scenario may ask for.
-pub const PROTOCOLS: &[&str] = &["tcp", "dctcp"];
+pub const PROTOCOLS: &[&str] = &["tcp", "dctcp", "pfabric", "phost", "fastpass", "ideal"];
 
 /// The queue discipline a protocol uses when the scenario says `auto`.
 pub fn default_queue(protocol: &str) -> QueueKind {
     match protocol {
         "dctcp" => QueueKind::Ecn,
+        "pfabric" => QueueKind::Pfabric,
+        "phost" | "fastpass" => QueueKind::Priority,
         _ => QueueKind::DropTail,
     }
 }
@@ -41,8 +47,7 @@ pub fn default_queue(protocol: &str) -> QueueKind {
 /// Whether a protocol's hosts pull packets into their NIC one at a time when
 /// it falls idle (rather than handing packets to a FIFO NIC queue).
 pub fn nic_pulls(protocol: &str) -> bool {
-    let _ = protocol;
-    false
+    matches!(protocol, "pfabric" | "phost")
 }
 
 /// A callback generic over the transport type, so the engine is compiled once
@@ -58,6 +63,10 @@ pub fn with_transport<K: WithTransport>(sc: &Scenario, flows: usize, k: K) -> Re
     Ok(match p {
         "tcp" => k.call(tcp::Tcp::new(sc, flows, false)),
         "dctcp" => k.call(tcp::Tcp::new(sc, flows, true)),
+        "pfabric" => k.call(pfabric::PFabric::new(sc, flows)),
+        "phost" => k.call(phost::PHost::new(sc, flows)),
+        "fastpass" => k.call(fastpass::Fastpass::new(sc, flows)),
+        "ideal" => k.call(ideal::Ideal::new(sc, flows)),
         other => unreachable!("protocol {other} passed validation but has no implementation"),
     })
 }
