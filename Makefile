@@ -6,7 +6,7 @@ PY    := $(VENV)/bin/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all venv build demo test test-rust test-python bench fmt lint clean
+.PHONY: all venv build demo test test-rust test-python bench fmt lint clean setup-apps
 
 all: build
 
@@ -38,6 +38,11 @@ test-python: build
 bench: build
 	cargo bench -q -p ddclab-sim --bench reference
 	$(PY) benches/emu_bench.py
+
+# The real applications of `ddclab reproduce ddc-requirements` (memcached,
+# Redis, ...), installed from the distribution's packages.
+setup-apps: build
+	scripts/setup-apps.sh
 
 fmt:
 	cargo fmt --all

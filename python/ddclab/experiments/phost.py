@@ -46,7 +46,7 @@ SCALES = {
     # Under 10 minutes on 2 cores.
     "small": Scale(
         "small",
-        {"websearch": 1000, "datamining": 400, "imc10": 2500},
+        {"websearch": 700, "datamining": 300, "imc10": 2000},
         (0.5, 0.6, 0.7, 0.8),
         (0.0, 0.5, 0.9, 0.995),
         (6, 12, 24, 36, 72),
