@@ -134,9 +134,10 @@ fn every_flow_completes_under_forced_losses() {
 #[test]
 fn edf_serves_the_earliest_deadline_first_srpt_the_smallest() {
     // To one receiver: a 300-packet flow with a tight deadline and a
-    // 100-packet flow with a loose one, both arriving together.
+    // 100-packet flow with a loose one, both arriving together. No free
+    // tokens, so every packet is scheduled by the receiver's policy.
     let run = |policy: &str| {
-        let text = format!("[topology]\nkind = \"big-switch\"\nhosts = 3\n[transport]\nprotocol = \"phost\"\nphost_policy = \"{policy}\"\n");
+        let text = format!("[topology]\nkind = \"big-switch\"\nhosts = 3\n[transport]\nprotocol = \"phost\"\nphost_policy = \"{policy}\"\nphost_free_tokens = 0\n");
         let mut big = flow(0, 2, 300 * 1460, 0);
         big.deadline = Some(Picos::from_us(400));
         let mut small = flow(1, 2, 100 * 1460, 0);
