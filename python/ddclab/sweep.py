@@ -66,11 +66,15 @@ def _reduce_series(t: np.ndarray, v: np.ndarray, n: int = 400) -> tuple[list, li
 
 def tenant_throughput(flows, bins: int = 50) -> dict[str, list]:
     """Per-tenant throughput over time (Gbps), from flow records: each
-    completed flow's bytes are spread evenly over [start, finish]."""
+    completed flow's bytes are spread evenly over [start, finish]. The time
+    window is the arrival period (first to last flow arrival), while every
+    tenant is offering load; the drain after it says nothing about sharing."""
     done = flows[flows["completed"]]
     if len(done) == 0:
         return {"time_us": [], "tenant": [], "gbps": []}
-    t0, t1 = float(done["start_us"].min()), float(done["finish_us"].max())
+    t0, t1 = float(flows["start_us"].min()), float(flows["start_us"].max())
+    if t1 <= t0:
+        t1 = float(done["finish_us"].max())
     edges = np.linspace(t0, t1, bins + 1)
     out_t, out_ten, out_g = [], [], []
     for tenant, part in done.groupby("tenant", sort=True):

@@ -367,8 +367,9 @@ pub struct WorkloadConfig {
     /// Number of tenants; a flow's tenant is its source host mod `tenants`.
     pub tenants: u32,
     /// One size distribution per tenant (built-in names or CDF paths). When
-    /// set, flows alternate between the tenants in arrival order, tenant i's
-    /// sizes come from the i-th distribution, and `tenants`/`sizes` are unused.
+    /// set, each tenant offers an equal share of the load with sizes from its
+    /// distribution (so tenants with smaller flows send more of them), and
+    /// `tenants`/`sizes` are unused.
     pub tenant_sizes: Vec<String>,
 }
 

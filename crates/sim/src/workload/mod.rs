@@ -120,6 +120,13 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
         .iter()
         .map(|n| SizeDist::named(sc, n))
         .collect::<Result<_>>()?;
+    // P(an arrival belongs to tenant i), proportional to 1 / mean size.
+    let tenant_weights: Vec<f64> = {
+        let inv: Vec<f64> = per_tenant.iter().map(|d| 1.0 / d.mean_wire_bytes(p)).collect();
+        let total: f64 = inv.iter().sum();
+        inv.iter().map(|x| x / total).collect()
+    };
+    let mut tenant_rng = Rng::derive(sc.seed, 6);
     let sizes = if per_tenant.is_empty() {
         SizeDist::from_scenario(sc)?
     } else {
@@ -136,7 +143,10 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
     let per_arrival_wire = if incast {
         wl.incast_senders as f64 * wire_bytes(p, wl.incast_response.0 .0) as f64
     } else if !per_tenant.is_empty() {
-        per_tenant.iter().map(|d| d.mean_wire_bytes(p)).sum::<f64>() / per_tenant.len() as f64
+        // Each tenant offers an equal share of the load, so tenant i's flows
+        // arrive at a rate proportional to 1 / (its mean flow size); the mean
+        // bytes per arrival is then the harmonic mean of the tenants' means.
+        per_tenant.len() as f64 / per_tenant.iter().map(|d| 1.0 / d.mean_wire_bytes(p)).sum::<f64>()
     } else {
         sizes.mean_wire_bytes(p)
     };
@@ -173,7 +183,7 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
             let (tenant, dist) = if per_tenant.is_empty() {
                 (src.0 % wl.tenants, &sizes)
             } else {
-                let t = flows.len() % per_tenant.len();
+                let t = pick_tenant(&tenant_weights, tenant_rng.uniform());
                 (t as u32, &per_tenant[t])
             };
             flows.push(FlowSpec {
@@ -188,6 +198,18 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
         }
     }
     Ok(flows)
+}
+
+/// The tenant whose cumulative weight first exceeds `u`.
+fn pick_tenant(weights: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (i, w) in weights.iter().enumerate() {
+        acc += w;
+        if u < acc {
+            return i;
+        }
+    }
+    weights.len() - 1
 }
 
 /// Check flows given directly (from a trace) and sort them by arrival time,
