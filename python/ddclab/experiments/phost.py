@@ -198,9 +198,9 @@ def run(
         page.plot(plot, files_in="plots/")
 
     page.heading("Figure 5.3: mean slowdown at load 0.6")
-    bars(main, "mean_slowdown", "fig5_3_mean_slowdown", "Mean slowdown, load 0.6", "mean slowdown")
+    bars(main, "mean_slowdown", "fig5_3_mean_slowdown", "Mean slowdown, load 0.6", "mean slowdown (log)", log_y=True)
     page.heading("Figure 5.4: short and long flows")
-    bars(main, "short_mean_slowdown", "fig5_4_short", "Short flows (< 100 KB): mean slowdown", "mean slowdown")
+    bars(main, "short_mean_slowdown", "fig5_4_short", "Short flows (< 100 KB): mean slowdown", "mean slowdown (log)", log_y=True)
     bars(main, "long_mean_slowdown", "fig5_4_long", "Long flows (> 10 MB): mean slowdown", "mean slowdown",
          caption="IMC10 has no flow above 10 MB, so it has no bar here.")
     page.heading("Figure 5.5: other metrics at load 0.6")
