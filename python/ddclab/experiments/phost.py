@@ -183,6 +183,13 @@ def run(
         + ", ".join(f"{LABEL[w]} {n:,}" for w, n in scale.flows.items())
         + "."
     )
+    if scale.name != "paper":
+        page.note(
+            f"At scale {scale.name} each point has only a few flows per host, so the network never reaches a "
+            "steady state and effects of load and buffer size are muted; the protocols' order is what these "
+            "runs show. `--scale paper` uses the paper's flow counts.",
+            "Scale",
+        )
     if missing:
         page.note(f"Not implemented in this build, so absent from every figure: {', '.join(missing)}.", "Missing protocols")
     main = tables["load"][tables["load"]["load"] == 0.6].copy()
@@ -193,8 +200,8 @@ def run(
         plot = bar_chart(df, x, "protocol", y, name=name, title=title, ylabel=ylabel, x_order=x_order, hue_order=protocols, caption=caption, out_dir=plots, log_y=log_y)
         page.plot(plot, files_in="plots/")
 
-    def lines(df, x, y, name, title, xlabel, ylabel, caption="", log_x=False):
-        plot = line_chart(df, x, "protocol", y, name=name, title=title, xlabel=xlabel, ylabel=ylabel, hue_order=protocols, caption=caption, out_dir=plots, log_x=log_x)
+    def lines(df, x, y, name, title, xlabel, ylabel, caption="", log_x=False, log_y=False):
+        plot = line_chart(df, x, "protocol", y, name=name, title=title, xlabel=xlabel, ylabel=ylabel, hue_order=protocols, caption=caption, out_dir=plots, log_x=log_x, log_y=log_y)
         page.plot(plot, files_in="plots/")
 
     page.heading("Figure 5.3: mean slowdown at load 0.6")
@@ -221,7 +228,7 @@ def run(
          x="hop", x_order=["host_nic", "tor_up", "spine", "tor_down"])
     page.heading("Figure 5.6: varying the load")
     for w in WORKLOADS:
-        lines(tables["load"][tables["load"]["workload"] == w], "load", "mean_slowdown", f"fig5_6_{w}", f"Mean slowdown vs load ({LABEL[w]})", "load", "mean slowdown")
+        lines(tables["load"][tables["load"]["workload"] == w], "load", "mean_slowdown", f"fig5_6_{w}", f"Mean slowdown vs load ({LABEL[w]})", "load", "mean slowdown (log)", log_y=True)
     page.heading("Figure 5.7: stability")
     for load in scale.stability_loads:
         series = []
@@ -236,13 +243,13 @@ def run(
                   caption="Payload that has arrived at its source but not yet been handed to the NIC, in 1460 B packets; the peak of each time bucket. A line that keeps rising means the protocol cannot sustain the load.")
     page.heading("Figure 5.8: bimodal flow sizes")
     lines(tables["bimodal"].assign(short_pct=lambda d: d["short_fraction"] * 100), "short_pct", "mean_slowdown", "fig5_8_bimodal",
-          "Mean slowdown, 3- and 700-packet flows", "short flows (%)", "mean slowdown")
+          "Mean slowdown, 3- and 700-packet flows", "short flows (%)", "mean slowdown (log)", log_y=True)
     page.heading("Figure 5.9: traffic matrices")
     bars(tables["matrix"], "mean_slowdown", "fig5_9_matrices", "Mean slowdown by traffic matrix", "mean slowdown",
          x="matrix", x_order=["permutation", "incast"],
          caption="Permutation: Web Search sizes at load 0.6 between fixed host pairs. Incast: 32 senders answer one receiver with 64 KiB each, incasts arriving at load 0.3.")
     page.heading("Figure 5.10: buffer size")
-    lines(tables["buffer"], "buffer_kb", "mean_slowdown", "fig5_10_buffers", "Mean slowdown vs per-port buffer (Web Search, load 0.6)", "buffer (KB)", "mean slowdown")
+    lines(tables["buffer"], "buffer_kb", "mean_slowdown", "fig5_10_buffers", "Mean slowdown vs per-port buffer (Web Search, load 0.6)", "buffer (KB)", "mean slowdown (log)", log_y=True)
     if "tenants" in exp.points:
         page.heading("Figure 5.11: two tenants")
         rows = []
