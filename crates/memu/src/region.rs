@@ -6,7 +6,8 @@
 //! (they have a backing store of their own), the main stack, kernel-provided
 //! areas ([vdso], [vvar]...), the .bss of loaded objects (an anonymous mapping
 //! directly above a file mapping: it holds the C library's and the shim's own
-//! globals), and the shim's private memory.
+//! globals), thread stacks (see `is_thread_stack`), and the shim's private
+//! memory.
 //!
 //! glibc's own mmap/brk calls cannot be interposed, so regions are found both
 //! from the interposed calls and by rescanning /proc/self/maps.
@@ -57,6 +58,34 @@ pub fn parse_maps(text: &str) -> Vec<MapEntry> {
     out
 }
 
+/// Largest guard area taken as a thread stack's guard (glibc's default is
+/// one page; programs may ask for more with pthread_attr_setguardsize).
+pub const MAX_GUARD: u64 = 1 << 20;
+
+/// Is `m` a thread stack? glibc allocates a thread's stack with its internal
+/// mmap (which the shim cannot interpose) and protects its lowest pages as a
+/// guard, so in /proc/self/maps a stack is a private anonymous read-write
+/// mapping right above a small private anonymous `---p` mapping. Thread stacks
+/// must stay local: the shim's hooks (malloc, mmap, brk, fork) run on the
+/// calling thread's stack, some with the emulator's lock held, and a fault on
+/// that stack would need the handler, which needs the same lock (deadlock).
+/// glibc malloc arenas have their `---p` reserve *above* the used part, so
+/// they do not match; a false match only leaves a mapping local.
+pub fn is_thread_stack(prev: Option<&MapEntry>, m: &MapEntry) -> bool {
+    let Some(g) = prev else { return false };
+    g.end == m.start
+        && g.private
+        && g.inode == 0
+        && !g.read
+        && !g.write
+        && (g.path.is_empty() || g.path.contains("guard"))
+        && g.end - g.start <= MAX_GUARD
+        && m.read
+        && m.write
+        // glibc >= 2.40 can name them (tunable glibc.mem.decorate_maps).
+        && (m.path.is_empty() || (m.path.starts_with("[anon:") && m.path.contains("stack")))
+}
+
 /// Is this mapping one the emulator should register?
 pub fn is_candidate(prev: Option<&MapEntry>, m: &MapEntry) -> bool {
     if !m.private || m.inode != 0 {
@@ -72,6 +101,9 @@ pub fn is_candidate(prev: Option<&MapEntry>, m: &MapEntry) -> bool {
             if p.end == m.start && p.inode != 0 {
                 return false;
             }
+        }
+        if is_thread_stack(prev, m) {
+            return false;
         }
     }
     true
@@ -143,6 +175,36 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
                 (0x7f0000300000, 0x7f0000400000),
             ],
             "bss after the binary, shared, stack and vsyscall are excluded"
+        );
+    }
+
+    #[test]
+    fn thread_stacks_are_not_candidates() {
+        // Two glibc thread stacks (one-page guard below 8 MiB), and a malloc
+        // arena (used part below its PROT_NONE reserve) followed by an
+        // ordinary mapping above a large reserve.
+        let maps = parse_maps(
+            "\
+7e61d8000000-7e61d8021000 rw-p 00000000 00:00 0 
+7e61d8021000-7e61dc000000 ---p 00000000 00:00 0 
+7e61dc000000-7e61dc100000 rw-p 00000000 00:00 0 
+7e61e7bfd000-7e61e7bfe000 ---p 00000000 00:00 0 
+7e61e7bfe000-7e61e83fe000 rw-p 00000000 00:00 0 
+7e61e83fe000-7e61e83ff000 ---p 00000000 00:00 0 
+7e61e83ff000-7e61e8bff000 rw-p 00000000 00:00 0 
+",
+        );
+        let c = candidates(&maps, &[]);
+        assert_eq!(
+            c,
+            vec![
+                (0x7e61d8000000, 0x7e61d8021000),
+                (0x7e61d8021000, 0x7e61dc000000),
+                (0x7e61dc000000, 0x7e61dc100000),
+                (0x7e61e7bfd000, 0x7e61e7bfe000),
+                (0x7e61e83fe000, 0x7e61e83ff000),
+            ],
+            "arena, its reserve and the mapping above it stay; both stacks (not their guards) are left out"
         );
     }
 
