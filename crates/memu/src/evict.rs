@@ -268,6 +268,9 @@ fn evict_batch(emu: &Emu) -> usize {
                         }
                         // Locked, not writable, ...: cannot be moved, ever.
                         _ => {
+                            if emu.debug {
+                                crate::sys::write_all(2, format!("ddclab-memu: pin {:#x} errno {}\n", at * PAGE, *e).as_bytes());
+                            }
                             p.state = State::Pinned;
                             emu.stats.add(Counter::EvictSkipped, 1);
                         }
