@@ -74,6 +74,25 @@ impl World {
         self.packets.alloc(Packet::new(f, from, to, kind, hdr))
     }
 
+    /// Send a header-only packet at the top priority level, with the
+    /// transport's sub-type in `aux` and a sequence number in `seq`.
+    pub fn send_control(
+        &mut self,
+        f: FlowId,
+        from: HostId,
+        to: HostId,
+        kind: PacketKind,
+        aux: u32,
+        seq: u32,
+    ) {
+        let pkt = self.control_packet(f, from, to, kind);
+        let p = self.packets.get_mut(pkt);
+        p.aux = aux;
+        p.seq = seq;
+        p.priority = 0;
+        self.send(pkt);
+    }
+
     /// A host's NIC is serializing nothing and has nothing queued.
     #[inline]
     pub fn nic_idle(&self, host: HostId) -> bool {

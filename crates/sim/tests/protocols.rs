@@ -18,7 +18,10 @@ fn run(proto: &str, sizes: &str, flows: u32, seed: u64) -> Summary {
         "{sizes:>10} {proto:>8}: mean slowdown all {:.3} short {:.3} long {:.3}  p99 {:.2}  ({} flows, {} drops)",
         s.all.mean, s.short.mean, s.long.mean, s.all.p99, s.all.completed, s.drops
     );
-    assert_eq!(s.all.completed, flows as u64, "{proto} {sizes}: unfinished flows");
+    assert_eq!(
+        s.all.completed, flows as u64,
+        "{proto} {sizes}: unfinished flows"
+    );
     s
 }
 
@@ -28,7 +31,12 @@ fn phost_close_to_pfabric(sizes: &str, flows: u32) {
     let ph = run("phost", sizes, flows, 3);
     let ratio = ph.all.mean / pf.all.mean;
     println!("{sizes}: pHost / pFabric mean slowdown = {ratio:.3}");
-    assert!(ratio < 1.2, "{sizes}: pHost {:.3} vs pFabric {:.3}", ph.all.mean, pf.all.mean);
+    assert!(
+        ratio < 1.2,
+        "{sizes}: pHost {:.3} vs pFabric {:.3}",
+        ph.all.mean,
+        pf.all.mean
+    );
     assert!(ideal.all.mean <= pf.all.mean && ideal.all.mean <= ph.all.mean);
 }
 
@@ -57,7 +65,17 @@ fn fastpass_short_flows_are_clearly_slower() {
         let pf = run("pfabric", sizes, flows, 3);
         let ph = run("phost", sizes, flows, 3);
         let fp = run("fastpass", sizes, flows, 3);
-        assert!(fp.short.mean > 2.0 * pf.short.mean, "{sizes}: {} vs pFabric {}", fp.short.mean, pf.short.mean);
-        assert!(fp.short.mean > 2.0 * ph.short.mean, "{sizes}: {} vs pHost {}", fp.short.mean, ph.short.mean);
+        assert!(
+            fp.short.mean > 2.0 * pf.short.mean,
+            "{sizes}: {} vs pFabric {}",
+            fp.short.mean,
+            pf.short.mean
+        );
+        assert!(
+            fp.short.mean > 2.0 * ph.short.mean,
+            "{sizes}: {} vs pHost {}",
+            fp.short.mean,
+            ph.short.mean
+        );
     }
 }

@@ -136,7 +136,11 @@ fn tenants_with_their_own_size_distributions() {
     let net = network(&sc);
     let flows = workload::poisson(&sc, &net.params).unwrap();
     let stats = |t: u32| {
-        let v: Vec<f64> = flows.iter().filter(|f| f.tenant == t).map(|f| f.size as f64).collect();
+        let v: Vec<f64> = flows
+            .iter()
+            .filter(|f| f.tenant == t)
+            .map(|f| f.size as f64)
+            .collect();
         (v.len(), v.iter().sum::<f64>())
     };
     let (n0, b0) = stats(0);
@@ -146,5 +150,8 @@ fn tenants_with_their_own_size_distributions() {
     assert!(n0 > 5 * n1, "{n0} imc10 flows vs {n1} websearch flows");
     // ...and the two offer about the same bytes (heavy tails converge slowly).
     assert!((b0 / b1 - 1.0).abs() < 0.25, "bytes {b0} vs {b1}");
-    assert!(flows.iter().filter(|f| f.tenant == 0).all(|f| f.size <= 2107 * 1460));
+    assert!(flows
+        .iter()
+        .filter(|f| f.tenant == 0)
+        .all(|f| f.size <= 2107 * 1460));
 }

@@ -65,6 +65,7 @@ use crate::ids::{FlowId, HostId};
 use crate::opt;
 use crate::packet::{PacketId, PacketKind};
 use crate::scenario::{FastpassOrder, Scenario};
+use crate::transport::bitmap::{bit, set};
 use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
@@ -169,23 +170,6 @@ impl Fastpass {
         let burst = p.host_rate.tx_time(p.header as u64).mul(hosts as u64);
         let need = worst + burst + self.slot;
         self.lead = need.0.div_ceil(self.epoch().0).max(1);
-    }
-
-    fn control(
-        w: &mut World,
-        id: FlowId,
-        from: HostId,
-        to: HostId,
-        kind: PacketKind,
-        aux: u32,
-        seq: u32,
-    ) {
-        let pkt = w.control_packet(id, from, to, kind);
-        let p = w.packets.get_mut(pkt);
-        p.aux = aux;
-        p.seq = seq;
-        p.priority = 0;
-        w.send(pkt);
     }
 
     // ------------------------------------------------------------ source
@@ -295,7 +279,7 @@ impl Fastpass {
         f.backoff = (f.backoff + 1).min(MAX_BACKOFF);
         let src = w.flow(id).src;
         if need > 0 {
-            Self::control(w, id, src, self.arbiter, PacketKind::Control, REQUEST, need);
+            w.send_control(id, src, self.arbiter, PacketKind::Control, REQUEST, need);
         }
         self.arm(w, id);
     }
@@ -396,8 +380,7 @@ impl Fastpass {
                 self.batches[idx as usize].push((slot, id));
                 i += 1;
             }
-            Self::control(
-                w,
+            w.send_control(
                 first_flow,
                 self.arbiter,
                 HostId(src),
@@ -432,7 +415,7 @@ impl Fastpass {
             }
         }
         let src = w.flow(id).src;
-        Self::control(w, id, host, src, PacketKind::Ack, 0, seq);
+        w.send_control(id, host, src, PacketKind::Ack, 0, seq);
     }
 }
 
@@ -448,15 +431,7 @@ impl Transport for Fastpass {
         f.acked = vec![0u64; (total as usize).div_ceil(64)];
         f.deadline = NO_TIMER;
         f.timer_event = NO_TIMER;
-        Self::control(
-            w,
-            id,
-            src,
-            self.arbiter,
-            PacketKind::Control,
-            REQUEST,
-            total,
-        );
+        w.send_control(id, src, self.arbiter, PacketKind::Control, REQUEST, total);
         self.arm(w, id);
     }
 
@@ -483,14 +458,4 @@ impl Transport for Fastpass {
             _ => unreachable!("unknown Fastpass timer {a}"),
         }
     }
-}
-
-#[inline]
-fn bit(v: &[u64], i: u32) -> bool {
-    v[i as usize / 64] >> (i % 64) & 1 == 1
-}
-
-#[inline]
-fn set(v: &mut [u64], i: u32) {
-    v[i as usize / 64] |= 1 << (i % 64);
 }

@@ -7,6 +7,7 @@
 //! [`crate::world::World`]. Adding a protocol means one new file here and one
 //! line in [`with_transport`]; the engine is untouched.
 
+pub mod bitmap;
 pub mod fastpass;
 pub mod ideal;
 pub mod pfabric;

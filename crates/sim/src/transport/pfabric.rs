@@ -46,6 +46,7 @@
 use crate::ids::{FlowId, HostId};
 use crate::packet::{PacketId, PacketKind};
 use crate::scenario::Scenario;
+use crate::transport::bitmap::{bit, set};
 use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
@@ -349,14 +350,4 @@ impl Transport for PFabric {
     fn on_nic_idle(&mut self, w: &mut World, host: HostId) {
         self.pull(w, host);
     }
-}
-
-#[inline]
-fn bit(v: &[u64], i: u32) -> bool {
-    v[i as usize / 64] >> (i % 64) & 1 == 1
-}
-
-#[inline]
-fn set(v: &mut [u64], i: u32) {
-    v[i as usize / 64] |= 1 << (i % 64);
 }

@@ -76,6 +76,7 @@ use std::collections::VecDeque;
 use crate::ids::{FlowId, HostId};
 use crate::packet::{PacketId, PacketKind};
 use crate::scenario::{PhostPolicy, Scenario};
+use crate::transport::bitmap::{bit, set};
 use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
@@ -247,23 +248,6 @@ impl PHost {
         }
     }
 
-    fn control(
-        w: &mut World,
-        id: FlowId,
-        from: HostId,
-        to: HostId,
-        kind: PacketKind,
-        aux: u32,
-        seq: u32,
-    ) {
-        let pkt = w.control_packet(id, from, to, kind);
-        let p = w.packets.get_mut(pkt);
-        p.aux = aux;
-        p.seq = seq;
-        p.priority = 0;
-        w.send(pkt);
-    }
-
     // ------------------------------------------------------------ source
 
     /// A free NIC at `host`: send one packet under a token or a free token.
@@ -368,8 +352,7 @@ impl PHost {
             let (src, dst) = (w.flow(id).src, w.flow(id).dst);
             f.rts_backoff = (f.rts_backoff + 1).min(6);
             let total = f.total;
-            Self::control(
-                w,
+            w.send_control(
                 id,
                 src,
                 dst,
@@ -455,8 +438,7 @@ impl PHost {
         });
         f.n_out += 1;
         let src = w.flow(id).src;
-        Self::control(
-            w,
+        w.send_control(
             id,
             host,
             src,
@@ -561,7 +543,7 @@ impl PHost {
         let slot = self.tenant_slot(w, host, id);
         let f = &mut self.flows[id.idx()];
         if f.dst_done {
-            Self::control(w, id, host, src, PacketKind::Ack, 0, f.total);
+            w.send_control(id, host, src, PacketKind::Ack, 0, f.total);
             return;
         }
         f.last_sign = w.now;
@@ -612,7 +594,7 @@ impl PHost {
             if let Some(i) = list.iter().position(|&x| x == id) {
                 list.swap_remove(i);
             }
-            Self::control(w, id, host, src, PacketKind::Ack, 0, total);
+            w.send_control(id, host, src, PacketKind::Ack, 0, total);
             return;
         }
         self.arm_dst(w, id);
@@ -638,8 +620,7 @@ impl Transport for PHost {
         f.sent_bits = vec![0u64; (total as usize).div_ceil(64)];
         f.dst_timer = NO_TIMER;
         self.src_active[src.idx()].push(id);
-        Self::control(
-            w,
+        w.send_control(
             id,
             src,
             dst,
@@ -673,7 +654,7 @@ impl Transport for PHost {
                             self.learn(w, host, id);
                         } else if f.dst_done {
                             let src = w.flow(id).src;
-                            Self::control(w, id, host, src, PacketKind::Ack, 0, f.total);
+                            w.send_control(id, host, src, PacketKind::Ack, 0, f.total);
                         }
                     }
                     CTRL_TOKEN => self.on_token(w, host, id, seq, aux & NUMBER_MASK),
@@ -695,14 +676,4 @@ impl Transport for PHost {
     fn on_nic_idle(&mut self, w: &mut World, host: HostId) {
         self.pull(w, host);
     }
-}
-
-#[inline]
-fn bit(v: &[u64], i: u32) -> bool {
-    v[i as usize / 64] >> (i % 64) & 1 == 1
-}
-
-#[inline]
-fn set(v: &mut [u64], i: u32) {
-    v[i as usize / 64] |= 1 << (i % 64);
 }

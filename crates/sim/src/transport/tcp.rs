@@ -38,6 +38,7 @@
 use crate::ids::{FlowId, HostId};
 use crate::packet::{PacketId, PacketKind};
 use crate::scenario::Scenario;
+use crate::transport::bitmap::{bit, count as count_bits, set as set_bit};
 use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
@@ -428,58 +429,5 @@ impl Transport for Tcp {
 
     fn on_timer(&mut self, w: &mut World, a: u32, _b: u32) {
         self.on_timeout(w, FlowId(a));
-    }
-}
-
-fn bit(v: &[u64], i: u32) -> bool {
-    v[i as usize / 64] >> (i % 64) & 1 == 1
-}
-
-fn set_bit(v: &mut [u64], i: u32) {
-    v[i as usize / 64] |= 1 << (i % 64);
-}
-
-/// Set bits in [start, end).
-fn count_bits(v: &[u64], start: u32, end: u32) -> u32 {
-    if v.is_empty() || end <= start {
-        return 0;
-    }
-    let mut n = 0;
-    let mut i = start;
-    while i < end {
-        let w = i as usize / 64;
-        let lo = i % 64;
-        let hi = if (end - i) as u64 >= (64 - lo) as u64 {
-            64
-        } else {
-            lo + (end - i)
-        };
-        let mask = if hi == 64 {
-            !0u64 << lo
-        } else {
-            ((1u64 << hi) - 1) & (!0u64 << lo)
-        };
-        n += (v[w] & mask).count_ones();
-        i += hi - lo;
-    }
-    n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::count_bits;
-
-    #[test]
-    fn counts_bits_in_ranges() {
-        let mut v = vec![0u64; 4];
-        for i in [0u32, 5, 63, 64, 100, 200, 255] {
-            v[i as usize / 64] |= 1 << (i % 64);
-        }
-        assert_eq!(count_bits(&v, 0, 256), 7);
-        assert_eq!(count_bits(&v, 1, 64), 2);
-        assert_eq!(count_bits(&v, 63, 65), 2);
-        assert_eq!(count_bits(&v, 101, 200), 0);
-        assert_eq!(count_bits(&v, 100, 201), 2);
-        assert_eq!(count_bits(&v, 5, 5), 0);
     }
 }

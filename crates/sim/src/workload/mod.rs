@@ -122,7 +122,10 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
         .collect::<Result<_>>()?;
     // P(an arrival belongs to tenant i), proportional to 1 / mean size.
     let tenant_weights: Vec<f64> = {
-        let inv: Vec<f64> = per_tenant.iter().map(|d| 1.0 / d.mean_wire_bytes(p)).collect();
+        let inv: Vec<f64> = per_tenant
+            .iter()
+            .map(|d| 1.0 / d.mean_wire_bytes(p))
+            .collect();
         let total: f64 = inv.iter().sum();
         inv.iter().map(|x| x / total).collect()
     };
@@ -146,7 +149,11 @@ pub fn poisson(sc: &Scenario, p: &NetParams) -> Result<Vec<FlowSpec>> {
         // Each tenant offers an equal share of the load, so tenant i's flows
         // arrive at a rate proportional to 1 / (its mean flow size); the mean
         // bytes per arrival is then the harmonic mean of the tenants' means.
-        per_tenant.len() as f64 / per_tenant.iter().map(|d| 1.0 / d.mean_wire_bytes(p)).sum::<f64>()
+        per_tenant.len() as f64
+            / per_tenant
+                .iter()
+                .map(|d| 1.0 / d.mean_wire_bytes(p))
+                .sum::<f64>()
     } else {
         sizes.mean_wire_bytes(p)
     };
