@@ -266,6 +266,45 @@ impl Emu {
         self.stats.add(Counter::Rescans, 1);
     }
 
+    /// Is the page at `addr` present? Read from /proc/self/pagemap (bit 63);
+    /// None if that cannot be read.
+    pub fn present(&self, addr: u64) -> Option<bool> {
+        if self.pagemap_fd < 0 {
+            return None;
+        }
+        let mut e = 0u64;
+        let off = (addr / PAGE * 8) as libc::off_t;
+        let n = unsafe { libc::pread(self.pagemap_fd, &mut e as *mut u64 as *mut libc::c_void, 8, off) };
+        (n == 8).then_some(e >> 63 == 1)
+    }
+
+    /// Move one page from `src` to `dst` with UFFDIO_MOVE, waking threads
+    /// waiting on `dst` if `wake`.
+    ///
+    /// The kernel's answer is checked when it is EEXIST: Linux 6.18's batched
+    /// MOVE (`move_pages`) keeps the error of an internal retry (EAGAIN) across
+    /// the next, successful iteration, goes round again, finds its own page at
+    /// the destination and reports EEXIST with nothing moved -- although the
+    /// page did move (and no waiter was woken). Taking that answer at face
+    /// value desynchronised the page table from the address space: the victim
+    /// was kept as local while it sat in a store slot, the slot went back to
+    /// the free list full, and every later eviction into it failed. So an
+    /// EEXIST whose destination is present and whose source is not counts as
+    /// a move.
+    pub fn move_page(&self, dst: u64, src: u64, wake: bool) -> Result<(), i32> {
+        match uffd::mv(self.uffd, dst, src, PAGE, 0) {
+            Ok(_) => Ok(()),
+            Err((libc::EEXIST, _)) if self.present(dst) == Some(true) && self.present(src) == Some(false) => {
+                self.stats.add(Counter::MoveMisreports, 1);
+                if wake {
+                    let _ = uffd::wake(self.uffd, dst, PAGE);
+                }
+                Ok(())
+            }
+            Err((e, _)) => Err(e),
+        }
+    }
+
     pub fn note_resident(&self, core: &Core) {
         self.stats.set(Counter::Resident, core.pt.resident);
         self.stats.max(Counter::PeakResident, core.pt.resident);

@@ -187,6 +187,8 @@ fn evict_batch(emu: &Emu) -> usize {
                 None => core.pt.pages.get_mut(&v).unwrap().state = State::Resident,
             }
         }
+        // Until the moves are done, faults at these addresses wait.
+        core.pt.evict_inflight.extend(victims.iter().map(|x| x.0));
     }
     if victims.is_empty() {
         return 0;
@@ -195,8 +197,8 @@ fn evict_batch(emu: &Emu) -> usize {
     let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
     for &(v, slot, _dirty, stage) in &victims {
         let r = match &emu.blade {
-            None => uffd::mv(emu.uffd, slot, v * PAGE, PAGE, 0).map(|_| ()).map_err(|e| e.0),
-            Some(b) => match uffd::mv(emu.uffd, stage, v * PAGE, PAGE, 0) {
+            None => emu.move_page(slot, v * PAGE, false),
+            Some(b) => match emu.move_page(stage, v * PAGE, false) {
                 // The page is out of the program's reach; ship it. A failed
                 // send puts it back where it was.
                 Ok(_) => b.put(slot, stage).map_err(|e| {
@@ -204,7 +206,7 @@ fn evict_batch(emu: &Emu) -> usize {
                     crate::sys::write_all(2, format!("ddclab-memu: blade write failed (errno {e})\n").as_bytes());
                     libc::EBUSY
                 }),
-                Err(e) => Err(e.0),
+                Err(e) => Err(e),
             },
         };
         results.push(r);
@@ -216,7 +218,8 @@ fn evict_batch(emu: &Emu) -> usize {
         for (&(v, slot, dirty, stage), r) in victims.iter().zip(&results) {
             if let Store::Blade(b) = &mut core.store {
                 // The staging page was sent (or moved back): recycle the slot.
-                if r.is_ok() {
+                // EEXIST: it was found full; discard before reuse.
+                if r.is_ok() || *r == Err(libc::EEXIST) {
                     b.staging.discard.push(stage);
                 } else {
                     b.staging.release_empty(stage);
@@ -245,7 +248,16 @@ fn evict_batch(emu: &Emu) -> usize {
                     core.store.release_full(slot);
                 }
                 Err(e) => {
-                    release_unused(&mut core.store, slot);
+                    if *e == libc::EEXIST {
+                        // The slot was found full (the move did not happen:
+                        // move_page checked). Never hand it out again before
+                        // it is discarded.
+                        if let Store::InProc(s) = &mut core.store {
+                            s.discard.push(slot);
+                        }
+                    } else {
+                        release_unused(&mut core.store, slot);
+                    }
                     let Some(at) = at else { continue };
                     let p = core.pt.pages.get_mut(&at).unwrap();
                     match *e {
@@ -255,7 +267,7 @@ fn evict_batch(emu: &Emu) -> usize {
                             p.state = State::Resident;
                             core.pt.clock.push(at);
                         }
-                        libc::EBUSY | libc::EAGAIN => {
+                        libc::EBUSY | libc::EAGAIN | libc::EEXIST => {
                             p.state = State::Resident;
                             p.refbit = true;
                             core.pt.clock.push(at);
@@ -279,6 +291,7 @@ fn evict_batch(emu: &Emu) -> usize {
             }
         }
         core.pt.evict_redirect.clear();
+        core.pt.evict_inflight.clear();
         emu.note_resident(&core);
     }
     // A finished batch: faults waiting for room, or for one of its pages,

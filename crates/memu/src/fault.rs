@@ -23,7 +23,8 @@ struct Pending {
     t_read: u64,
     injected: u64,
     fault_vpn: u64,
-    vpns: Vec<u64>,
+    /// (page number, store slot) of each page of the read.
+    pages: Vec<(u64, u64)>,
     batch: u64,
 }
 
@@ -48,8 +49,8 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i3
         // REMOVE events that make concurrent installs fail with EAGAIN. Tried:
         // UFFDIO_COPY (with COPY_MODE_WP) lowered the minimum fault cost by
         // ~1.5 us but raised the p99 five-fold on the 2-core machine.
-        Store::InProc(s) => match uffd::mv(emu.uffd, addr, slot, PAGE, 0) {
-            Ok(_) => {
+        Store::InProc(s) => match emu.move_page(addr, slot, true) {
+            Ok(()) => {
                 s.release_empty(slot);
                 if emu.reg_mode & uffd::REGISTER_MODE_WP != 0 {
                     // Freshly fetched pages are clean until written.
@@ -57,7 +58,7 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i3
                 }
                 Ok(())
             }
-            Err((e, _)) => Err(e),
+            Err(e) => Err(e),
         },
         Store::Blade(b) => {
             // The remote copy is freed (in the background) only once the page
@@ -224,6 +225,13 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
         // glibc itself: learn its extent.
         emu.rescan(&mut core);
     }
+    if core.pt.evict_inflight.contains(&vpn) {
+        // The evictor is moving a page away from this address right now:
+        // anything installed here before its move would be carried off.
+        // Look again when the batch has finished.
+        emu.stats.add(Counter::EvictRaces, 1);
+        return Some(Deferred { not_before: now + 1_000_000, ..d });
+    }
     let state = core.pt.pages.get(&vpn).map(|p| p.state);
     let room = |core: &Core, n: u64| core.pt.resident + n <= emu.budget();
     let stalled = now.saturating_sub(d.t_read) > MAX_STALL_NS;
@@ -278,19 +286,25 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
                 if free == 0 {
                     break;
                 }
-                if v != vpn && core.pt.pages.get(&v).is_some_and(|p| p.state == State::Remote) {
+                if v != vpn
+                    && !core.pt.evict_inflight.contains(&v)
+                    && core.pt.pages.get(&v).is_some_and(|p| p.state == State::Remote)
+                {
                     vpns.push(v);
                     free -= 1;
                 }
             }
-            for v in &vpns {
-                core.pt.pages.get_mut(v).unwrap().state = State::Fetching;
+            let mut pages = Vec::with_capacity(vpns.len());
+            for v in vpns {
+                let p = core.pt.pages.get_mut(&v).unwrap();
+                p.state = State::Fetching;
+                pages.push((v, p.slot));
             }
             let t_issue = now_ns();
-            let due = core.net.transfer(Dir::Ingress, t_issue, vpns.len() as u64 * PAGE);
+            let due = core.net.transfer(Dir::Ingress, t_issue, pages.len() as u64 * PAGE);
             let batch = emu.batch_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             account_stall(emu, &d, now);
-            let p = Pending { due, t_read: d.t_read, injected: due - t_issue, fault_vpn: vpn, vpns, batch };
+            let p = Pending { due, t_read: d.t_read, injected: due - t_issue, fault_vpn: vpn, pages, batch };
             if due <= t_issue {
                 if let Some(r) = complete(emu, &mut core, p) {
                     pending.push(r);
@@ -302,6 +316,22 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
         }
         Some(State::Fetching) => None, // the install wakes every waiter on the page
         Some(State::Resident | State::Pinned) => {
+            if emu.present(addr) == Some(false) {
+                // Recorded local but gone: the program discarded it
+                // (MADV_DONTNEED) after its REMOVE event had been handled --
+                // e.g. this very page was faulted in again between the event
+                // and the kernel's zap. Its content is zeros now: serve the
+                // fault as a first touch. (A bare wake here would have the
+                // thread fault again forever.)
+                core.pt.pages.remove(&vpn);
+                core.pt.resident -= 1;
+                emu.stats.add(Counter::StaleLocal, 1);
+                if emu.debug {
+                    sys::write_all(2, format!("ddclab-memu: stale local page {addr:#x}\n").as_bytes());
+                }
+                drop(core);
+                return fault(emu, d, pending, now);
+            }
             // Already served (a racing fault or readahead got there first).
             let _ = uffd::wake(emu.uffd, addr, PAGE);
             None
@@ -328,14 +358,17 @@ fn account_stall(emu: &Emu, d: &Deferred, now: u64) {
 /// that re-faults at once would keep the event queue starved (the kernel hands
 /// out page faults before events).
 fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
-    let mut installed: Vec<u64> = Vec::with_capacity(p.vpns.len());
-    let mut again: Vec<u64> = Vec::new();
-    for &vpn in &p.vpns {
-        let Some(page) = core.pt.pages.get(&vpn).copied() else { continue };
-        if page.state != State::Fetching {
-            continue; // discarded or remapped while in flight
+    let mut installed: Vec<u64> = Vec::with_capacity(p.pages.len());
+    let mut again: Vec<(u64, u64)> = Vec::new();
+    for &(vpn, slot) in &p.pages {
+        if !core.pt.pages.get(&vpn).is_some_and(|e| e.state == State::Fetching && e.slot == slot) {
+            // Discarded (its slot was released with it) or remapped (the
+            // slot went along) while in flight. A thread waiting on this
+            // address must look again: nothing else would wake it.
+            let _ = uffd::wake(emu.uffd, vpn * PAGE, PAGE);
+            continue;
         }
-        match install(emu, core, vpn, page.slot) {
+        match install(emu, core, vpn, slot) {
             Ok(()) => {
                 let e = core.pt.pages.get_mut(&vpn).unwrap();
                 e.state = State::Resident;
@@ -345,7 +378,20 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
                 core.pt.clock.push(vpn);
                 installed.push(vpn);
             }
-            Err(libc::EAGAIN) => again.push(vpn),
+            Err(libc::EAGAIN) => again.push((vpn, slot)),
+            Err(libc::EEXIST) if emu.present(vpn * PAGE) == Some(true) => {
+                // A page is already there (the program populated the address
+                // some way the emulator did not see): the address space is
+                // the truth. Keep that page; the remote copy is obsolete.
+                let e = core.pt.pages.get_mut(&vpn).unwrap();
+                e.state = State::Resident;
+                e.refbit = true;
+                e.dirty = true;
+                core.pt.resident += 1;
+                core.pt.clock.push(vpn);
+                core.store.release_full(slot);
+                let _ = uffd::wake(emu.uffd, vpn * PAGE, PAGE);
+            }
             Err(e) => {
                 // Leave it remote; the next fault retries.
                 core.pt.pages.get_mut(&vpn).unwrap().state = State::Remote;
@@ -357,7 +403,7 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
     let retry = if again.is_empty() {
         None
     } else {
-        Some(Pending { due: now_ns() + 5_000, vpns: again, t_read: p.t_read, injected: p.injected, fault_vpn: p.fault_vpn, batch: p.batch })
+        Some(Pending { due: now_ns() + 5_000, pages: again, t_read: p.t_read, injected: p.injected, fault_vpn: p.fault_vpn, batch: p.batch })
     };
     if installed.is_empty() {
         return retry;

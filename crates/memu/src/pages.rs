@@ -4,7 +4,7 @@
 //! Pages never touched have no entry (they read as zeros). Entries are keyed by
 //! virtual page number so remap events can move them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,12 @@ pub struct PageTable {
     /// Pages remapped while the evictor had them in flight: old -> new page
     /// number, so the batch's outcome lands on the page's new address.
     pub evict_redirect: HashMap<u64, u64>,
+    /// Addresses (page numbers) the evictor's current batch moves pages away
+    /// from. A fault there must wait for the batch whatever the entry says:
+    /// the program may have discarded or moved the victim meanwhile, and a
+    /// page installed at that address before the evictor's move would be
+    /// carried off by it.
+    pub evict_inflight: HashSet<u64>,
 }
 
 impl PageTable {
@@ -159,16 +165,16 @@ impl PageTable {
     }
 
     /// Forget pages in [start, end) (the program discarded or unmapped them).
-    /// Returns the store slots of remote copies that must be released; Evicting
-    /// and Fetching pages are dropped here and their in-flight owner notices.
+    /// Returns the store slots of remote copies that must be released
+    /// (including those of pages being fetched: the fetch, finding the entry
+    /// gone, installs nothing); Evicting pages are dropped here and the
+    /// evictor, finding the entry gone, releases its copy.
     pub fn forget(&mut self, start: u64, end: u64, freed_slots: &mut Vec<u64>) {
         let (s, e) = (start >> 12, end.div_ceil(4096));
         let mut drop_one = |vpn: u64, p: Page, resident: &mut u64| {
             match p.state {
                 State::Resident | State::Pinned | State::Evicting => *resident -= 1,
-                State::Remote => freed_slots.push(p.slot),
-                // The fetch completion finds the entry gone and releases the slot.
-                State::Fetching => {}
+                State::Remote | State::Fetching => freed_slots.push(p.slot),
             }
             let _ = vpn;
         };
@@ -254,6 +260,18 @@ mod tests {
         assert_eq!(freed, vec![77]);
         assert_eq!(t.resident, 0);
         assert!(t.pages.is_empty());
+    }
+
+    #[test]
+    fn forget_releases_the_slot_of_a_page_being_fetched() {
+        // The fetch finds the entry gone and installs nothing, so the slot
+        // (still full) must be released here or it would leak.
+        let mut t = PageTable::default();
+        t.pages.insert(20, Page { state: State::Fetching, refbit: false, dirty: false, slot: 9 });
+        let mut freed = vec![];
+        t.forget(20 << 12, 21 << 12, &mut freed);
+        assert_eq!(freed, vec![9]);
+        assert_eq!(t.resident, 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const MAGIC: u64 = 0x3154_5453_554d_4444; // "DDMUSTS1"
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 pub const HIST_BUCKETS: usize = 1200;
 
 /// Histogram bucket of a duration in ns.
@@ -66,6 +66,13 @@ pub enum Counter {
     /// before the emulator found the mapping); they may push the resident set
     /// past the budget until the evictor catches up.
     LatePages,
+    /// UFFDIO_MOVE calls the kernel reported as failed (EEXIST) although the
+    /// page had moved (checked in /proc/self/pagemap). Linux 6.18's batched
+    /// MOVE does this when an internal retry (EAGAIN) precedes the move.
+    MoveMisreports,
+    /// Faults on pages the page table held local that were not present (a
+    /// fault racing `madvise(MADV_DONTNEED)`): served as a first touch.
+    StaleLocal,
     N,
 }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAGIC = 0x3154_5453_554D_4444
-VERSION = 2
+VERSION = 3
 HIST_BUCKETS = 1200
 HEADER = 4
 
@@ -27,6 +27,7 @@ COUNTERS = [
     "resident", "peak_resident", "budget", "handler_ns", "injected_ns", "stall_ns",
     "registered", "rescans", "trace_records", "trace_dropped", "fork_prefetch",
     "events", "start_ns", "evict_races", "evict_ns", "late_pages",
+    "move_misreports", "stale_local",
 ]
 
 
