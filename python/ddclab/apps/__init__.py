@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ..errors import DdclabError
 from .base import App
-from . import memcached, memkernel, redis
+from . import memcached, memkernel, redis, spark, timely
 
-APPS: dict[str, App] = {a.name: a for a in (memkernel.RAND, memkernel.HASHJOIN, memcached.A, memcached.B, redis.REDIS)}
+APPS: dict[str, App] = {a.name: a for a in (memkernel.RAND, memkernel.HASHJOIN, memcached.A, memcached.B, redis.REDIS,
+                                            *spark.APPS, timely.PAGERANK)}
 
 
 def get(name: str) -> App:
