@@ -291,17 +291,49 @@ impl Emu {
     /// the free list full, and every later eviction into it failed. So an
     /// EEXIST whose destination is present and whose source is not counts as
     /// a move.
+    ///
+    /// A destination holding a uffd-wp marker (see `clear_marker`) is cleared
+    /// and the move tried once more.
     pub fn move_page(&self, dst: u64, src: u64, wake: bool) -> Result<(), i32> {
-        match uffd::mv(self.uffd, dst, src, PAGE, 0) {
-            Ok(_) => Ok(()),
-            Err((libc::EEXIST, _)) if self.present(dst) == Some(true) && self.present(src) == Some(false) => {
-                self.stats.add(Counter::MoveMisreports, 1);
-                if wake {
-                    let _ = uffd::wake(self.uffd, dst, PAGE);
-                }
-                Ok(())
-            }
-            Err((e, _)) => Err(e),
+        let mut cleared = false;
+        loop {
+            return match uffd::mv(self.uffd, dst, src, PAGE, 0) {
+                Ok(_) => Ok(()),
+                Err((libc::EEXIST, _)) => match (self.present(dst), self.present(src)) {
+                    (Some(true), Some(false)) => {
+                        self.stats.add(Counter::MoveMisreports, 1);
+                        if wake {
+                            let _ = uffd::wake(self.uffd, dst, PAGE);
+                        }
+                        Ok(())
+                    }
+                    (Some(false), _) if !cleared => {
+                        self.clear_marker(dst);
+                        cleared = true;
+                        continue;
+                    }
+                    _ => Err(libc::EEXIST),
+                },
+                Err((e, _)) => Err(e),
+            };
+        }
+    }
+
+    /// Remove a uffd-wp marker from the (non-present) page at `addr`.
+    ///
+    /// With asynchronous write protection of unpopulated memory
+    /// (WP_UNPOPULATED), the evictor's PAGEMAP_SCAN with PM_SCAN_WP_MATCHING
+    /// write-protects *empty* page-table entries in the scanned range too, by
+    /// writing uffd-wp markers into them -- which happens when a victim was
+    /// discarded by the program (MADV_DONTNEED, munmap) after it was chosen.
+    /// A marker still reads as a missing page (faults arrive as MISSING), but
+    /// UFFDIO_ZEROPAGE and UFFDIO_MOVE refuse to replace it (EEXIST), so the
+    /// fault could never be served. Un-protecting the entry removes the
+    /// marker. (UFFDIO_COPY does replace markers.)
+    pub fn clear_marker(&self, addr: u64) {
+        if self.reg_mode & uffd::REGISTER_MODE_WP != 0 {
+            let _ = uffd::writeprotect(self.uffd, addr, PAGE, uffd::WP_MODE_DONTWAKE);
+            self.stats.add(Counter::MarkersCleared, 1);
         }
     }
 

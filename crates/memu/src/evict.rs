@@ -273,8 +273,11 @@ fn evict_batch(emu: &Emu) -> usize {
                             core.pt.clock.push(at);
                             emu.stats.add(Counter::EvictSkipped, 1);
                         }
-                        // Not present after all: nothing to keep.
-                        libc::ENOENT => {
+                        // Not present after all (discarded by the program
+                        // after its REMOVE event was handled; EFAULT: only a
+                        // uffd-wp marker is left there): nothing to keep. The
+                        // next fault there is a first touch.
+                        _ if *e == libc::ENOENT || emu.present(at * PAGE) == Some(false) => {
                             core.pt.pages.remove(&at);
                             core.pt.resident -= 1;
                         }

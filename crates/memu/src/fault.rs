@@ -241,11 +241,21 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
                 emu.wake_evictor();
                 return Some(d);
             }
-            let r = if write {
-                uffd::copy(emu.uffd, addr, emu.zero_page, PAGE, 0).map(|_| ()).map_err(|e| e.0)
-            } else {
-                uffd::zeropage(emu.uffd, addr, PAGE, 0)
+            let fill = || {
+                if write {
+                    uffd::copy(emu.uffd, addr, emu.zero_page, PAGE, 0).map(|_| ()).map_err(|e| e.0)
+                } else {
+                    uffd::zeropage(emu.uffd, addr, PAGE, 0)
+                }
             };
+            let mut r = fill();
+            if r == Err(libc::EEXIST) && emu.present(addr) == Some(false) {
+                // Not a page but a uffd-wp marker, which ZEROPAGE refuses to
+                // replace (see Emu::clear_marker); a bare wake would have
+                // the thread fault here forever.
+                emu.clear_marker(addr);
+                r = fill();
+            }
             match r {
                 Ok(()) => {
                     core.pt.insert_resident(vpn, true, true);

@@ -73,6 +73,9 @@ pub enum Counter {
     /// Faults on pages the page table held local that were not present (a
     /// fault racing `madvise(MADV_DONTNEED)`): served as a first touch.
     StaleLocal,
+    /// uffd-wp markers removed from empty page-table entries before a page
+    /// could be installed there (see `Emu::clear_marker`).
+    MarkersCleared,
     N,
 }
 

@@ -36,6 +36,7 @@ pub const COPY_MODE_DONTWAKE: u64 = 1 << 0;
 pub const COPY_MODE_WP: u64 = 1 << 1;
 pub const MOVE_MODE_DONTWAKE: u64 = 1 << 0;
 pub const WP_MODE_WP: u64 = 1 << 0;
+pub const WP_MODE_DONTWAKE: u64 = 1 << 1;
 
 const fn iowr(ty: u64, nr: u64, size: u64) -> u64 {
     (3 << 30) | (size << 16) | (ty << 8) | nr
