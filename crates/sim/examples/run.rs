@@ -46,6 +46,20 @@ fn main() {
         out.stats.peak_events,
         out.stats.peak_live_packets
     );
+    // A digest of every flow record and port counter, to check that an engine
+    // change is exactly behaviour-preserving (compare before and after).
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in &out.records {
+        std::hash::Hash::hash(&format!("{r:?}"), &mut h);
+    }
+    for p in &out.ports {
+        std::hash::Hash::hash(
+            &(p.tx_packets, p.tx_bytes, p.drops, p.max_queue_bytes),
+            &mut h,
+        );
+        std::hash::Hash::hash(&p.mean_queue_bytes.to_bits(), &mut h);
+    }
+    println!("digest {:016x}", std::hash::Hasher::finish(&h));
     for w in out.warnings {
         println!("warning: {w}");
     }

@@ -30,17 +30,24 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// A timing wheel (calendar queue) over (time, sequence) keys.
+/// A timing wheel (calendar queue).
 ///
 /// Datacenter simulations schedule almost every event a few hundred
 /// nanoseconds to a few microseconds ahead (a serialization plus a
 /// propagation delay), and the events are dense: hundreds per simulated
 /// microsecond. A wheel of `SLOTS` slots of `2^SLOT_BITS` ps each files an
 /// event in O(1) by its time; popping drains one slot at a time, sorting the
-/// few events of a slot by key. Events beyond the wheel's horizon wait in an
+/// few events of a slot by time. Events beyond the wheel's horizon wait in an
 /// overflow heap until the wheel reaches them. A bitmap of non-empty slots
-/// makes skipping idle stretches cheap. Keys include the scheduling sequence
-/// number, so ties in time pop in scheduling order.
+/// makes skipping idle stretches cheap.
+///
+/// Ties in time pop in scheduling order without a sequence number in the
+/// wheel: a slot's list holds its events newest first, a *stable* sort keeps
+/// that order among equal times, and the slot is popped from its end. The
+/// overflow heap orders by (time, sequence), and every event it holds is
+/// later than every wheel event (it is beyond the horizon, which only moves
+/// forward), so it hands events to the wheel before any later-scheduled event
+/// of the same time can be filed there directly.
 pub struct EventQueue {
     /// Head of each slot's list of nodes (NIL if empty). Lists are intrusive
     /// over one node pool whose free list is LIFO, so the memory an event
@@ -50,11 +57,15 @@ pub struct EventQueue {
     free: u32,
     /// Bit i set when slot i is non-empty.
     bitmap: Vec<u64>,
-    /// The slot being drained, sorted in descending key order (pop from the end).
-    current: Vec<(u128, EventKind)>,
+    /// The slot being drained, in descending time order, equal times newest
+    /// first (pop from the end).
+    current: Vec<(u64, EventKind)>,
     /// Absolute slot number (time >> SLOT_BITS) of `current`.
     cur: u64,
     overflow: std::collections::BinaryHeap<std::cmp::Reverse<(u128, Wrapped)>>,
+    /// Slot of the earliest overflow event (u64::MAX if none), so that the
+    /// common case of turning the wheel does not look at the heap.
+    overflow_slot: u64,
     len: usize,
     next_seq: u64,
     popped: u64,
@@ -65,7 +76,7 @@ const NIL: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
-    key: u128,
+    time: u64,
     kind: EventKind,
     next: u32,
 }
@@ -114,6 +125,7 @@ impl EventQueue {
             current: Vec::new(),
             cur: 0,
             overflow: Default::default(),
+            overflow_slot: u64::MAX,
             len: 0,
             next_seq: 0,
             popped: 0,
@@ -121,18 +133,21 @@ impl EventQueue {
         }
     }
 
-    #[inline]
-    fn file(&mut self, k: u128, kind: EventKind) {
-        let slot = slot_of(k);
+    /// File an event that is not later than anything of its time already
+    /// queued (scheduling order).
+    #[inline(always)]
+    fn file(&mut self, time: u64, seq: u64, kind: EventKind) {
+        let slot = time >> SLOT_BITS;
         debug_assert!(slot >= self.cur, "event scheduled in the past");
         if slot == self.cur {
-            // Into the slot being drained: keep it sorted (descending).
-            let pos = self.current.partition_point(|e| e.0 > k);
-            self.current.insert(pos, (k, kind));
+            // Into the slot being drained: keep it sorted (descending), and
+            // behind (popped after) the events of the same time.
+            let pos = self.current.partition_point(|e| e.0 > time);
+            self.current.insert(pos, (time, kind));
         } else if slot - self.cur < SLOTS as u64 {
             let i = (slot & MASK) as usize;
             let node = Node {
-                key: k,
+                time,
                 kind,
                 next: self.slots[i],
             };
@@ -148,15 +163,17 @@ impl EventQueue {
             self.slots[i] = n;
             self.bitmap[i / 64] |= 1 << (i % 64);
         } else {
-            self.overflow.push(std::cmp::Reverse((k, Wrapped(kind))));
+            self.overflow
+                .push(std::cmp::Reverse((key(Picos(time), seq), Wrapped(kind))));
+            self.overflow_slot = self.overflow_slot.min(slot);
         }
     }
 
     #[inline]
     pub fn push(&mut self, time: Picos, kind: EventKind) {
-        let k = key(time, self.next_seq);
+        let seq = self.next_seq;
         self.next_seq += 1;
-        self.file(k, kind);
+        self.file(time.0, seq, kind);
         self.len += 1;
         if self.len > self.max_len {
             self.max_len = self.len;
@@ -171,11 +188,11 @@ impl EventQueue {
         if self.current.is_empty() {
             self.advance();
         }
-        let (k, kind) = self.current.pop().expect("advance found a slot");
+        let (time, kind) = self.current.pop().expect("advance found a slot");
         self.len -= 1;
         self.popped += 1;
         Some(Event {
-            time: Picos((k >> 64) as u64),
+            time: Picos(time),
             kind,
         })
     }
@@ -185,34 +202,36 @@ impl EventQueue {
         loop {
             // Next set bit after `cur` within the horizon.
             if let Some(slot) = self.next_occupied() {
-                // An overflow event may come earlier than it (it entered the
-                // horizon as the wheel turned).
-                if let Some(std::cmp::Reverse((k, _))) = self.overflow.peek() {
-                    if slot_of(*k) <= slot {
-                        self.cur = slot_of(*k);
-                        self.pull_overflow();
-                        if !self.current.is_empty() {
-                            return;
-                        }
-                        continue;
-                    }
-                }
+                // Overflow events are all beyond the horizon of the previous
+                // slot, so later than any wheel event.
+                debug_assert!(self
+                    .overflow
+                    .peek()
+                    .is_none_or(|std::cmp::Reverse((k, _))| slot_of(*k) > slot));
                 self.cur = slot;
                 let i = (slot & MASK) as usize;
                 self.bitmap[i / 64] &= !(1 << (i % 64));
                 let mut n = std::mem::replace(&mut self.slots[i], NIL);
                 debug_assert!(self.current.is_empty());
+                // Insertion-sort the (few) events of the slot into descending
+                // time order as the list is walked; the list is newest first,
+                // so an event goes behind those of equal time, keeping them
+                // newest first.
                 while n != NIL {
                     let node = self.nodes[n as usize];
-                    self.current.push((node.key, node.kind));
+                    let mut j = self.current.len();
+                    self.current.push((node.time, node.kind));
+                    while j > 0 && self.current[j - 1].0 < node.time {
+                        self.current.swap(j - 1, j);
+                        j -= 1;
+                    }
                     self.nodes[n as usize].next = self.free;
                     self.free = n;
                     n = node.next;
                 }
-                if self.current.len() > 1 {
-                    self.current.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                if slot + SLOTS as u64 > self.overflow_slot {
+                    self.pull_overflow();
                 }
-                self.pull_overflow();
                 return;
             }
             // The wheel is empty: jump to the earliest overflow event.
@@ -233,8 +252,12 @@ impl EventQueue {
                 break;
             }
             let std::cmp::Reverse((k, Wrapped(kind))) = self.overflow.pop().unwrap();
-            self.file(k, kind);
+            self.file((k >> 64) as u64, k as u64, kind);
         }
+        self.overflow_slot = self
+            .overflow
+            .peek()
+            .map_or(u64::MAX, |std::cmp::Reverse((k, _))| slot_of(*k));
     }
 
     /// The absolute number of the first non-empty wheel slot after `cur`.
@@ -305,6 +328,86 @@ mod tests {
             assert_eq!(e.kind, EventKind::Timer(i, 0));
         }
         assert!(q.pop().is_none());
+    }
+}
+
+#[cfg(test)]
+mod against_a_heap {
+    use super::*;
+    use crate::rng::Rng;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    /// Interleaved pushes and pops, with many equal times, delays within a
+    /// slot, across the wheel and beyond its horizon: the wheel pops exactly
+    /// what a (time, scheduling order) heap pops.
+    #[test]
+    fn pops_like_a_time_then_sequence_heap() {
+        for seed in 0..20 {
+            let mut r = Rng::new(seed);
+            let mut q = EventQueue::default();
+            let mut reference = BinaryHeap::new();
+            let mut now = 0u64;
+            let mut id = 0u32;
+            for _ in 0..20_000 {
+                if r.below(100) < 55 || reference.is_empty() {
+                    let delay = match r.below(4) {
+                        0 => r.below(3),          // ties and same slot
+                        1 => r.below(5_000),      // a few slots ahead
+                        2 => r.below(4_000_000),  // around the horizon
+                        _ => r.below(50_000_000), // far beyond it
+                    };
+                    // Round some times so that exact ties are common.
+                    let t = if r.below(2) == 0 {
+                        (now + delay) / 1000 * 1000 + 1000
+                    } else {
+                        now + delay
+                    };
+                    q.push(Picos(t), EventKind::Timer(id, 0));
+                    reference.push(Reverse((t, id)));
+                    id += 1;
+                } else {
+                    let Reverse((t, i)) = reference.pop().unwrap();
+                    let e = q.pop().unwrap();
+                    assert_eq!(
+                        (e.time, e.kind),
+                        (Picos(t), EventKind::Timer(i, 0)),
+                        "seed {seed}"
+                    );
+                    now = t;
+                }
+            }
+            while let Some(Reverse((t, i))) = reference.pop() {
+                let e = q.pop().unwrap();
+                assert_eq!(
+                    (e.time, e.kind),
+                    (Picos(t), EventKind::Timer(i, 0)),
+                    "seed {seed}"
+                );
+            }
+            assert!(q.pop().is_none());
+        }
+    }
+
+    /// Many events of one future time (more than a small-slice sort handles
+    /// by insertion) still pop in scheduling order.
+    #[test]
+    fn a_crowded_slot_keeps_scheduling_order() {
+        let mut q = EventQueue::default();
+        let mut r = Rng::new(3);
+        let mut expect = Vec::new();
+        for i in 0..300u32 {
+            let t = 50_000 + 100 * r.below(3);
+            q.push(Picos(t), EventKind::Timer(i, 0));
+            expect.push((t, i));
+        }
+        expect.sort();
+        for (t, i) in expect {
+            assert_eq!(
+                q.pop().map(|e| (e.time, e.kind)),
+                Some((Picos(t), EventKind::Timer(i, 0)))
+            );
+        }
     }
 }
 

@@ -109,7 +109,7 @@ impl Port {
 
     /// Mark FIFO packets whose transmission has started by `now` as gone from
     /// the buffer.
-    #[inline]
+    #[inline(always)]
     fn settle(&mut self, now: Picos) {
         while self.first_waiting - self.popped < self.in_flight.len() as u64 {
             let f = &self.in_flight[(self.first_waiting - self.popped) as usize];
@@ -333,7 +333,7 @@ impl Network {
 
     /// The output port a switch uses for a packet. `spray_draw` is a random
     /// word used only under packet spraying.
-    #[inline]
+    #[inline(always)]
     pub fn route(
         &self,
         switch: NodeId,
@@ -363,7 +363,7 @@ impl Port {
     /// cut-through, when its last byte can follow). Returns whether it is now
     /// the link's head packet (so its arrival must be scheduled), and the
     /// flight.
-    #[inline]
+    #[inline(always)]
     pub fn commit(
         &mut self,
         now: Picos,
@@ -424,7 +424,7 @@ impl Port {
     /// FIFO admission at `now`: drop-tail on the bytes waiting, and ECN
     /// marking of data packets that find `ecn_k` or more packets waiting.
     /// Returns false if the packet must be dropped.
-    #[inline]
+    #[inline(always)]
     pub fn fifo_admit(&mut self, now: Picos, pkt: PacketId, pool: &mut PacketPool) -> bool {
         self.settle(now);
         if self.busy_until <= now {

@@ -123,7 +123,7 @@ impl World {
 
     /// Offer a packet to an output port: commit it to the link, queue it, or
     /// drop it.
-    #[inline]
+    #[inline(always)]
     pub fn enqueue(&mut self, port: PortId, pkt: PacketId) {
         let now = self.now;
         let net = &mut self.net;
