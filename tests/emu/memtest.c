@@ -2,7 +2,8 @@
  *
  * Fills memory with a position-dependent pattern, touches it repeatedly (so a
  * small local budget forces eviction and refetch), and verifies every byte.
- * Modes exercise threads, fork, mremap, munmap/madvise and exit statuses.
+ * Modes exercise threads, fork, mremap, munmap/madvise, all of those at once
+ * from several threads ("churn"), and exit statuses.
  * Prints "OK <checksum>" on success; exits 3 on a data mismatch. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -51,6 +52,150 @@ static void *worker(void *a) {
     churn(t->p, t->n, 2);
     t->ok = check(t->p, t->n, t->seed, "thread");
     return NULL;
+}
+
+/* "churn": the address-space event pattern of a multi-threaded server under a
+ * tiny budget, all at once:
+ *  - region threads cycle mmap / fill / mremap (grow, moving) / madvise
+ *    (DONTNEED) / mremap (shrink) / munmap + mmap at the same address, checking
+ *    every byte after each step (moved data intact, grown tails and discarded
+ *    pages zero);
+ *  - hot threads increment counters at random in a shared array, so pages are
+ *    written while the evictor moves them (the kernel then retries moves
+ *    internally);
+ *  - a discard pair: one thread refills a small area and discards it with
+ *    MADV_DONTNEED in a loop while the other reads it, so faults land between
+ *    a REMOVE event and the kernel's zap; every word read must be the pattern
+ *    or zero, and the reader must never hang. */
+#define CHURN_HOT 2
+#define HOT_WORDS (64 * PAGE / 8)
+static uint64_t *hot;
+static volatile int discard_done;
+static uint64_t *disc;
+#define DISC_PAGES 16
+
+/* words [lo, hi) of p hold pat(seed, i) at index i */
+static int check_abs(const uint64_t *p, size_t lo, size_t hi, uint64_t seed, const char *what) {
+    for (size_t i = lo; i < hi; i++)
+        if (p[i] != pat(seed, i)) {
+            fprintf(stderr, "MISMATCH %s at word %zu (page %zu): %lx != %lx\n", what, i, i * 8 / PAGE,
+                    (unsigned long)p[i], (unsigned long)pat(seed, i));
+            return 0;
+        }
+    return 1;
+}
+
+static uint64_t rng(uint64_t *s) { *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17; return *s; }
+
+static void *hot_worker(void *a) {
+    uintptr_t t = (uintptr_t)a;
+    uint64_t s = 0x1234567 + t;
+    /* word w belongs to thread w % CHURN_HOT: no two threads write one word */
+    for (int i = 0; i < 200000; i++) {
+        size_t w = (rng(&s) % (HOT_WORDS / CHURN_HOT)) * CHURN_HOT + t;
+        hot[w]++;
+    }
+    return NULL;
+}
+
+struct rarg { size_t pages; uint64_t seed; int rounds; int ok; };
+static void *region_worker(void *a) {
+    struct rarg *t = a;
+    size_t np = t->pages, nw = np * PAGE / 8;
+    uint64_t seed = t->seed;
+    uint64_t *p = mmap(0, np * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return NULL; }
+    for (int r = 0; r < t->rounds; r++) {
+        seed = seed * 31 + r;
+        fill(p, nw, seed);
+        churn(p, nw, 1);
+        if (!check(p, nw, seed, "churn-fill")) return NULL;
+        /* grow 2x, moving: old part intact, new tail zero */
+        uint64_t *q = mremap(p, np * PAGE, 2 * np * PAGE, MREMAP_MAYMOVE);
+        if (q == MAP_FAILED) { perror("mremap grow"); return NULL; }
+        if (!check(q, nw, seed, "churn-moved")) return NULL;
+        for (size_t i = nw; i < 2 * nw; i++)
+            if (q[i]) { fprintf(stderr, "MISMATCH churn: grown tail not zero at %zu\n", i); return NULL; }
+        for (size_t i = nw; i < 2 * nw; i++) q[i] = pat(seed + 1, i);
+        /* discard the middle half: zeros there, the rest intact */
+        size_t a0 = np / 2 * (PAGE / 8), a1 = (np + np / 2) * (PAGE / 8);
+        if (madvise(q + a0, (a1 - a0) * 8, MADV_DONTNEED)) { perror("madvise"); return NULL; }
+        if (!check(q, a0, seed, "churn-before-discard")) return NULL;
+        for (size_t i = a0; i < a1; i++)
+            if (q[i]) { fprintf(stderr, "MISMATCH churn: stale data after DONTNEED at %zu\n", i); return NULL; }
+        if (!check_abs(q, a1, 2 * nw, seed + 1, "churn-after-discard")) return NULL;
+        /* fix the pattern up again, then shrink back: the cut part is gone */
+        for (size_t i = a0; i < nw; i++) q[i] = pat(seed, i);
+        uint64_t *r2 = mremap(q, 2 * np * PAGE, np * PAGE, 0);
+        if (r2 == MAP_FAILED) { perror("mremap shrink"); return NULL; }
+        if (!check(r2, nw, seed, "churn-shrunk")) return NULL;
+        /* unmap, map again at the same address: fresh zeros */
+        munmap(r2, np * PAGE);
+        p = mmap(r2, np * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED) p = mmap(0, np * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) { perror("mmap again"); return NULL; }
+        for (size_t i = 0; i < nw; i++)
+            if (p[i]) { fprintf(stderr, "MISMATCH churn: stale data after munmap+mmap at %zu\n", i); return NULL; }
+    }
+    munmap(p, np * PAGE);
+    t->ok = 1;
+    return NULL;
+}
+
+static void *discarder(void *a) {
+    (void)a;
+    size_t nw = DISC_PAGES * PAGE / 8;
+    for (int r = 0; r < 3000; r++) {
+        fill(disc, nw, 77);
+        madvise(disc, DISC_PAGES * PAGE, MADV_DONTNEED);
+    }
+    discard_done = 1;
+    return NULL;
+}
+
+static void *discard_reader(void *a) {
+    int *ok = a;
+    size_t nw = DISC_PAGES * PAGE / 8;
+    uint64_t s = 99;
+    while (!discard_done) {
+        size_t i = rng(&s) % nw;
+        uint64_t v = disc[i];
+        if (v != 0 && v != pat(77, i)) {
+            fprintf(stderr, "MISMATCH churn: discarded area word %zu = %lx\n", i, (unsigned long)v);
+            *ok = 0;
+            return NULL;
+        }
+    }
+    *ok = 1;
+    return NULL;
+}
+
+static int churn_mode(size_t mb) {
+    enum { R = 3 };
+    hot = mmap(0, HOT_WORDS * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    disc = mmap(0, DISC_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (hot == MAP_FAILED || disc == MAP_FAILED) { perror("mmap"); return 4; }
+    pthread_t th[R + CHURN_HOT + 2];
+    struct rarg ra[R];
+    int disc_ok = 0;
+    size_t pages = mb * 256 / R; /* mb MiB over the region threads */
+    if (pages < 4) pages = 4;
+    for (int i = 0; i < R; i++) {
+        ra[i] = (struct rarg){ pages, 1000 + i, 4, 0 };
+        pthread_create(&th[i], 0, region_worker, &ra[i]);
+    }
+    for (uintptr_t i = 0; i < CHURN_HOT; i++) pthread_create(&th[R + i], 0, hot_worker, (void *)i);
+    pthread_create(&th[R + CHURN_HOT], 0, discarder, 0);
+    pthread_create(&th[R + CHURN_HOT + 1], 0, discard_reader, &disc_ok);
+    for (int i = 0; i < R + CHURN_HOT + 2; i++) pthread_join(th[i], 0);
+    for (int i = 0; i < R; i++) if (!ra[i].ok) return 3;
+    if (!disc_ok) return 3;
+    /* every increment landed: each thread did 200000 on its own words */
+    uint64_t sum = 0;
+    for (size_t w = 0; w < HOT_WORDS; w++) sum += hot[w];
+    if (sum != 200000ull * CHURN_HOT) { fprintf(stderr, "MISMATCH churn: hot counters sum %lu\n", (unsigned long)sum); return 3; }
+    printf("OK churn\n");
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -134,6 +279,7 @@ int main(int argc, char **argv) {
         printf("OK mremap\n");
         return 0;
     }
+    if (!strcmp(mode, "churn")) return churn_mode(mb);
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }

@@ -69,3 +69,35 @@ def test_memcached_with_worker_threads_starts(memu_dir, tmp_path):
         finally:
             _stop(proc)
         assert stats.read_dir(d), "memcached ran without the emulator"
+
+
+@pytest.mark.skipif(shutil.which("memcached") is None, reason="memcached is not installed (apt-get install -y memcached)")
+def test_memcached_two_workers_at_a_tiny_budget_completes(memu_dir, tmp_path):
+    """The repro of docs/notes-for-emu.md item 3: memcached -t 2 with 99 local
+    pages under a YCSB-style load used to hang in the run phase (an eviction
+    the kernel misreported as EEXIST left a page recorded local while it sat
+    in the store; its faults were answered with a bare wake, forever)."""
+    from ddclab.apps.memcached import ycsbgen
+
+    gen = str(ycsbgen())
+    for i in range(2):
+        port = _free_port()
+        d = tmp_path / f"st{i}"
+        d.mkdir()
+        argv = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "2", "-m", "64"]
+        if os.geteuid() == 0:
+            argv += ["-u", "root"]
+        proc, ok = _start(argv, port, d, "99")
+        try:
+            assert ok, f"start-up {i + 1} did not listen within 10 s (exit {proc.returncode})"
+            for phase in (["load", "a", "2000", "0", "1000", "1", "1"], ["run", "a", "2000", "4000", "1000", "1", "2"]):
+                try:
+                    r = subprocess.run([gen, "127.0.0.1", str(port), *phase], capture_output=True, text=True, timeout=60)
+                except subprocess.TimeoutExpired:
+                    pytest.fail(f"try {i + 1}: ycsbgen {phase[0]} phase hung (no reply within 60 s)")
+                assert r.returncode == 0 and "OK phase=" in r.stdout, (phase[0], r.stdout, r.stderr)
+                assert "misses=0" in r.stdout, r.stdout
+        finally:
+            _stop(proc)
+        t = stats.summarize(stats.read_dir(d), proc.pid).totals
+        assert t["pages_evicted"] > 1000 and t["remote_faults"] > 1000, t
