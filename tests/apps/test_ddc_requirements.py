@@ -58,11 +58,20 @@ def test_latency_fit_and_classes():
 
 
 def test_grid_has_the_study_points():
-    g = exp.grid(exp.SCALES["small"])
+    g = exp.grid(exp.SCALES["paper"])
     assert (25, 0, 0) in g and (10, 0, 0) in g
     assert all((25, lat, bw) in g for lat in (1, 3, 5, 10, 40) for bw in (10, 40, 100))
     assert all((loc, 3, 100) in g for loc in (10, 25, 50, 75, 100))
-    assert len(g) == len(set(g))
+    assert len(g) == len(set(g)) == 28
+
+
+def test_small_grid_is_the_cross_of_figures_3_and_4():
+    g = exp.grid(exp.SCALES["small"])
+    assert all((25, lat, 40) in g for lat in (1, 3, 5, 10, 40))  # Figure 4
+    assert all((25, 5, bw) in g for bw in (10, 40, 100))  # Figure 3
+    assert (25, 40, 10) not in g and (25, 1, 100) not in g
+    assert all((loc, lat, bw) in g for loc in (10, 25, 50, 75, 100) for lat, bw in ((0, 0), (5, 40), (3, 100)))
+    assert len(g) == len(set(g)) == 21
 
 
 def test_tiny_reproduction_end_to_end_and_cached(tmp_path, cli_env):

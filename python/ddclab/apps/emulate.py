@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,10 +83,74 @@ def _client_env() -> dict:
     return env
 
 
+def _descendants(root: int) -> list[int]:
+    """Process ids below ``root`` (from /proc; children before grandchildren)."""
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            parent[int(d)] = int(stat[stat.rfind(")") + 2:].split()[1])
+    out, frontier = [], [root]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier and p not in out]
+        out += kids
+        frontier = kids
+    return out
+
+
+class _Watchdog:
+    """Kill the programs this process started if a run outlives ``timeout_s``.
+
+    :func:`ddclab.emu.runner.run_once` waits for its program without a time
+    limit; a program that hangs under the emulator (or thrashes for hours)
+    would stall the whole suite. Runs go one at a time, so every descendant of
+    this process during a run belongs to the run: they are killed by pid."""
+
+    def __init__(self, timeout_s: float | None):
+        self.timeout_s = timeout_s
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True) if timeout_s else None
+
+    def _watch(self) -> None:
+        if self._done.wait(self.timeout_s):
+            return
+        self.fired = True
+        for pid in _descendants(os.getpid()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "_Watchdog":
+        if self._thread:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._thread:
+            self._thread.join()
+
+
 def run(app: App, scale: str, settings: runner.Settings, client_timeout_s: float = CLIENT_TIMEOUT_S) -> Measurement:
+    """One measured run. Program apps are killed (and the run fails with "did
+    not finish") after ``client_timeout_s``; server apps' timed clients too."""
     if app.server is None:
         argv = app.command(scale)
-        res = runner.run_once(argv, settings, quiet=True)
+        hung = DdclabError(f"{app.name} did not finish in {client_timeout_s:.0f} s under the emulator (killed; thrashing or hung)")
+        with _Watchdog(client_timeout_s) as dog:
+            try:
+                res = runner.run_once(argv, settings, quiet=True)
+            except DdclabError:
+                if dog.fired:  # killed before it wrote its counters
+                    raise hung from None
+                raise
+        if dog.fired:
+            raise hung
         if res.returncode != 0:
             raise DdclabError(f"{app.name} failed under the emulator ({res.status_text()}): {' '.join(argv)}")
         return Measurement(seconds=res.runtime_s, ops_per_s=None, **_summary_fields(res.summary))

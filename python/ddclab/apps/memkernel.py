@@ -11,10 +11,12 @@ from __future__ import annotations
 from .base import App, build_c
 
 #: (MiB, operations) per scale; sized so a zero-delay run at 25% local takes
-#: ~0.2 s (tiny), ~1-3 s (small) on the 2-core VM.
+#: ~0.2 s (tiny), ~1-3 s (small) on the 2-core VM. (hashjoin at small was
+#: 48 MiB / 100k probes: 5 s at 25% local and 11-23 s at 10% or 40 us, a
+#: third of small's whole budget.)
 SIZES = {
     "rand": {"tiny": (8, 2_000), "small": (48, 12_000), "paper": (1024, 2_000_000)},
-    "hashjoin": {"tiny": (4, 5_000), "small": (48, 100_000), "paper": (2048, 50_000_000)},
+    "hashjoin": {"tiny": (4, 5_000), "small": (24, 40_000), "paper": (2048, 50_000_000)},
 }
 
 

@@ -45,16 +45,37 @@ class Scale:
     locals_pct: tuple
     reps: int
     client_timeout_s: float
+    #: Figure 2's grid at 25% local: "full" = every latency x every bandwidth;
+    #: "cross" = every latency at 40 Gbps and every bandwidth at 5 us (Figures
+    #: 3 and 4; 8 instead of 15 points), to fit small's time budget
+    fig2: str = "full"
 
 
-_ALL = ("kernel-rand", "kernel-hashjoin", "memcached-a", "memcached-b", "redis")
+_SMALL = ("kernel-rand", "kernel-hashjoin", "memcached-a", "memcached-b", "redis")
+_SPARK = ("spark-wordcount", "spark-sort", "spark-sql", "spark-als")
+_ALL = _SMALL + _SPARK + ("timely-pagerank",)
 SCALES = {
     # For tests: seconds, the C kernels only.
     "tiny": Scale("tiny", ("kernel-rand", "kernel-hashjoin"), (1, 3, 5), (40, 100), (25, 100), 1, 60),
-    # Under 30 minutes on 2 cores (the study's grid, small data).
-    "small": Scale("small", _ALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 3, 300),
+    # Under 30 minutes on 2 cores: small data, median of 2, Figure 2 as a
+    # cross (latency row at 40 Gbps, bandwidth column at 5 us): 21 points x 2
+    # repetitions per app. The full grid x 3 took ~45 minutes (84 runs per app;
+    # memcached's runs cost 10-25 s each, most of it loading the data).
+    "small": Scale("small", _SMALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 2, 300, "cross"),
     "paper": Scale("paper", _ALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 5, 3600),
 }
+#: why an app of the suite is not in a scale's default set (shown in the report)
+NOT_IN_SCALE = {
+    "small": {n: "paper scale only: one Spark run (JVM start-up included) takes a minute or more on 2 cores, "
+                 "so its 84 runs do not fit small's 30 minutes (add it with --apps)" for n in _SPARK}
+    | {"timely-pagerank": "paper scale only: at 10% local memory it thrashes for minutes per run under the emulator, "
+                          "beyond small's 30 minutes (add it with --apps)"},
+}
+#: a run is killed (and reported failed) after this many times its app's
+#: calibration run, within the scale's absolute limit: a program thrashing or
+#: hung under the emulator must not stall the suite
+TIMEOUT_FACTOR = 30
+MIN_TIMEOUT_S = 120
 
 
 def grid(scale: Scale) -> list[tuple[int, float, float]]:
@@ -70,7 +91,8 @@ def grid(scale: Scale) -> list[tuple[int, float, float]]:
         add((loc, 0, 0))
     for lat in scale.latencies_us:  # Figures 2-4
         for bw in scale.bandwidths_gbps:
-            add((REF_LOCAL, lat, bw))
+            if scale.fig2 == "full" or bw == 40 or lat == 5:
+                add((REF_LOCAL, lat, bw))
     for loc in scale.locals_pct:  # Figure 5 and Table 3
         add((loc, 5, 40))
         add((loc, 3, 100))
@@ -90,6 +112,19 @@ def _cached(cache: Path, key: str, compute: Callable[[], dict]) -> dict:
     res = compute()
     atomic.write_text(f, json.dumps(res))
     return res
+
+
+def app_argv(app, scale: str) -> list:
+    """Everything an app's run executes, for cache keys: a change of sizes,
+    binary (its name carries the source hash), data or options is a new key."""
+    if app.server is None:
+        return list(app.command(scale))
+    srv = app.server(scale)
+    return [srv.argv(0), srv.prepare(0), srv.client(0)]
+
+
+def run_timeout(scale: Scale, calibration_s: float) -> float:
+    return min(scale.client_timeout_s, max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * calibration_s))
 
 
 def parse_apps(spec: str | None, scale: Scale) -> list[str]:
@@ -114,6 +149,8 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
     t0 = time.monotonic()
     skipped: dict[str, str] = {}
     peaks: dict[str, int] = {}
+    argvs: dict[str, list] = {}
+    timeouts: dict[str, float] = {}
     for n in names:
         app = registry.get(n)
         why = app.unavailable()
@@ -121,9 +158,12 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
             skipped[n] = why
             continue
         try:
-            cal = _cached(cache, _key("calibration", n, scale.name),
+            # The key has the full argv: new sizes or a rebuilt binary recalibrate.
+            argvs[n] = app_argv(app, scale.name)
+            cal = _cached(cache, _key("calibration", n, scale.name, argvs[n]),
                           lambda: run_app(app, scale.name, Settings(local_pages=None), scale.client_timeout_s).to_dict())
             peaks[n] = int(cal["peak_pages"])
+            timeouts[n] = run_timeout(scale, float(cal["seconds"]))
         except DdclabError as exc:
             skipped[n] = f"calibration run failed: {exc}"
     pts = grid(scale)
@@ -131,23 +171,32 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
     done = 0
     rows = []
     failed: dict[str, str] = {}
+    hung_at: dict[str, float] = {}  # app -> largest local % at which a run timed out
     for rep in range(nreps):
         for n, peak in peaks.items():
             app = registry.get(n)
             for loc, lat, bw in pts:
-                if n in failed and failed[n].startswith("hung"):
+                row = {"app": n, "local_pct": loc, "latency_us": lat, "bandwidth_gbps": bw, "rep": rep}
+                if n in hung_at and loc <= hung_at[n]:
+                    # As little or less local memory than a run that timed out:
+                    # it would time out too; not run (and not cached).
+                    row["error"] = f"not run: a run at {hung_at[n]:g}% local timed out"
+                    rows.append(row)
                     done += 1
+                    if progress:
+                        progress(done, total)
                     continue
                 s = Settings(local_pages=pages_for_percent(peak, loc), latency_ns=int(lat * 1000), bandwidth_bps=int(bw * 1e9))
-                key = _key("run", n, scale.name, loc, lat, bw, rep)
-                row = {"app": n, "local_pct": loc, "latency_us": lat, "bandwidth_gbps": bw, "rep": rep}
+                key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep)
                 try:
-                    m = _cached(cache, key, lambda: run_app(app, scale.name, s, scale.client_timeout_s).to_dict())
+                    m = _cached(cache, key, lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
                     row.update(m)
                 except DdclabError as exc:
                     # Not cached: a rerun tries again. Not plotted: no number is made up.
                     row["error"] = str(exc)
-                    failed.setdefault(n, ("hung: " if "did not" in str(exc) else "") + str(exc))
+                    failed.setdefault(n, str(exc))
+                    if "did not" in str(exc):
+                        hung_at[n] = max(hung_at.get(n, 0), loc)
                     log(f"{n} local {loc}% {lat}us {bw}Gbps rep {rep}: {exc}")
                 rows.append(row)
                 done += 1
@@ -255,6 +304,9 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
         "wall time; parallel runs on this 2-core machine would interfere), repetitions interleaved.")
     for n, why in skipped.items():
         page.note(f"{n}: not run: {why}", "Skipped application")
+    for n, why in NOT_IN_SCALE.get(scale.name, {}).items():
+        if n not in names:
+            page.note(f"{n}: not in this scale: {why}", "Not in this scale")
     for n, why in failed.items():
         page.note(f"{n}: some runs failed and are left out of every figure: {why}", "Failed runs")
     if not summary.empty:
