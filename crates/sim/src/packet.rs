@@ -20,7 +20,9 @@ pub enum PacketKind {
     Control,
 }
 
+/// One cache line: forwarding touches one line per packet.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 pub struct Packet {
     pub flow: FlowId,
     pub src: HostId,
@@ -125,5 +127,13 @@ impl PacketPool {
 
     pub fn peak(&self) -> usize {
         self.peak
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_packet_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<super::Packet>(), 64);
     }
 }

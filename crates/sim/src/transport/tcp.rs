@@ -169,7 +169,8 @@ impl Tcp {
         let sack = self.sack;
         loop {
             let f = &mut self.flows[id.idx()];
-            let window = f.cwnd.floor().max(1.0) as u32;
+            // `as` truncates (and maps NaN and negatives to 0): floor without a libm call.
+            let window = (f.cwnd as u32).max(1);
             let pipe = if sack && f.in_recovery {
                 f.outstanding() - f.lost_not_retransmitted().min(f.outstanding())
             } else {
