@@ -1,8 +1,9 @@
 //! The LD_PRELOAD side: the constructor that starts the emulator, the
 //! interposed memory calls, and fork handling.
 //!
-//! Interposed: malloc/calloc/realloc (large results trigger an immediate
-//! lookup of the mapping they came from), mmap/mmap64 (new private anonymous mappings are registered at
+//! Interposed: malloc/calloc/realloc/free (forwarded to the program's own
+//! allocator; large results trigger an immediate lookup of the mapping they
+//! came from), mmap/mmap64 (new private anonymous mappings are registered at
 //! once), mremap (a registered mapping that grew keeps its registration; the
 //! kernel reports moves as REMAP events), munmap (reported as UNMAP events; the
 //! wrapper only forwards), brk/sbrk (the heap's new top is registered). glibc's
@@ -21,7 +22,7 @@
 use crate::config::Config;
 use crate::emu::{self, ACTIVE};
 use crate::sys;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
 
 #[used]
 #[link_section = ".init_array"]
@@ -30,6 +31,9 @@ static INIT: extern "C" fn() = ctor;
 static mut CONFIG: Option<Config> = None;
 
 extern "C" fn ctor() {
+    // Find the program's allocator now, before any thread of the program or
+    // the emulator can race for it (the first allocation may have done it).
+    let _ = next_alloc();
     if std::env::var_os("DDCLAB_MEMU").as_deref() != Some(std::ffi::OsStr::new("1")) {
         return;
     }
@@ -175,6 +179,7 @@ extern "C" {
     fn __libc_malloc(n: libc::size_t) -> *mut libc::c_void;
     fn __libc_calloc(n: libc::size_t, m: libc::size_t) -> *mut libc::c_void;
     fn __libc_realloc(p: *mut libc::c_void, n: libc::size_t) -> *mut libc::c_void;
+    fn __libc_free(p: *mut libc::c_void);
 }
 
 /// Allocations at least this large may come from a fresh glibc-internal mmap
@@ -195,25 +200,174 @@ fn after_large_alloc(p: *mut libc::c_void, n: usize) {
     }
 }
 
+// ---------------------------------------------------------------- allocator
+//
+// The interposed malloc/calloc/realloc/free forward to the *next* definition
+// in the symbol search order (dlsym(RTLD_NEXT)), not to glibc's __libc_*:
+// a program that links another allocator (Redis links jemalloc, whose
+// malloc/free/malloc_usable_size precede glibc's) must keep getting that
+// allocator's memory, or its free() receives glibc chunks and crashes.
+// The other allocation calls (posix_memalign, memalign, malloc_usable_size,
+// ...) are not interposed and reach the program's allocator directly.
+//
+// Resolution happens once, on the first call. dlsym may itself allocate (its
+// error state); calls made while resolving are served from a small static
+// bootstrap buffer, which free() recognises and ignores.
+
+type MallocFn = unsafe extern "C" fn(libc::size_t) -> *mut libc::c_void;
+type CallocFn = unsafe extern "C" fn(libc::size_t, libc::size_t) -> *mut libc::c_void;
+type ReallocFn = unsafe extern "C" fn(*mut libc::c_void, libc::size_t) -> *mut libc::c_void;
+type FreeFn = unsafe extern "C" fn(*mut libc::c_void);
+
+struct NextAlloc {
+    malloc: MallocFn,
+    calloc: CallocFn,
+    realloc: ReallocFn,
+    free: FreeFn,
+}
+
+static NEXT: AtomicPtr<NextAlloc> = AtomicPtr::new(std::ptr::null_mut());
+/// Thread id of the thread resolving the next allocator, 0 if none.
+static RESOLVER: AtomicI32 = AtomicI32::new(0);
+
+const BOOT_BYTES: usize = 64 * 1024;
+#[repr(C, align(16))]
+struct Boot(std::cell::UnsafeCell<[u8; BOOT_BYTES]>);
+unsafe impl Sync for Boot {}
+static BOOT: Boot = Boot(std::cell::UnsafeCell::new([0; BOOT_BYTES]));
+static BOOT_USED: AtomicUsize = AtomicUsize::new(0);
+
+fn in_boot(p: *mut libc::c_void) -> bool {
+    let b = BOOT.0.get() as usize;
+    (p as usize) >= b && (p as usize) < b + BOOT_BYTES
+}
+
+/// Bump allocation from the bootstrap buffer, 16-byte aligned, with the size
+/// stored in the 16 bytes before the block (for realloc). Null when full.
+fn boot_alloc(n: usize) -> *mut libc::c_void {
+    let need = 16 + n.next_multiple_of(16);
+    let off = BOOT_USED.fetch_add(need, Ordering::Relaxed);
+    if off + need > BOOT_BYTES {
+        return std::ptr::null_mut();
+    }
+    unsafe {
+        let base = (BOOT.0.get() as *mut u8).add(off);
+        (base as *mut usize).write(n);
+        base.add(16) as *mut libc::c_void
+    }
+}
+
+fn boot_size(p: *mut libc::c_void) -> usize {
+    unsafe { ((p as *mut u8).sub(16) as *mut usize).read() }
+}
+
+unsafe fn sym(name: &std::ffi::CStr) -> *mut libc::c_void {
+    libc::dlsym(libc::RTLD_NEXT, name.as_ptr())
+}
+
+/// The next allocator, or None while this thread is resolving it.
+fn next_alloc() -> Option<&'static NextAlloc> {
+    let p = NEXT.load(Ordering::Acquire);
+    if !p.is_null() {
+        return Some(unsafe { &*p });
+    }
+    let tid = unsafe { libc::gettid() };
+    loop {
+        match RESOLVER.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(t) if t == tid => return None, // dlsym allocating: bootstrap buffer
+            Err(_) => {
+                // Another thread is resolving (only possible if threads exist
+                // before the first allocation): wait for it.
+                let p = NEXT.load(Ordering::Acquire);
+                if !p.is_null() {
+                    return Some(unsafe { &*p });
+                }
+                std::hint::spin_loop();
+            }
+        }
+    }
+    let p = NEXT.load(Ordering::Acquire);
+    if !p.is_null() {
+        RESOLVER.store(0, Ordering::Release);
+        return Some(unsafe { &*p });
+    }
+    let r = unsafe {
+        let (m, c, r, f) = (sym(c"malloc"), sym(c"calloc"), sym(c"realloc"), sym(c"free"));
+        let all = !m.is_null() && !c.is_null() && !r.is_null() && !f.is_null();
+        // Without all four (should not happen: libc defines them), glibc's.
+        if all {
+            NextAlloc {
+                malloc: std::mem::transmute::<*mut libc::c_void, MallocFn>(m),
+                calloc: std::mem::transmute::<*mut libc::c_void, CallocFn>(c),
+                realloc: std::mem::transmute::<*mut libc::c_void, ReallocFn>(r),
+                free: std::mem::transmute::<*mut libc::c_void, FreeFn>(f),
+            }
+        } else {
+            NextAlloc { malloc: __libc_malloc, calloc: __libc_calloc, realloc: __libc_realloc, free: __libc_free }
+        }
+    };
+    // The record lives in the shim's private arena (never freed).
+    let rec = Box::into_raw(Box::new(r));
+    NEXT.store(rec, Ordering::Release);
+    RESOLVER.store(0, Ordering::Release);
+    Some(unsafe { &*rec })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn malloc(n: libc::size_t) -> *mut libc::c_void {
-    let p = __libc_malloc(n);
+    let Some(a) = next_alloc() else { return boot_alloc(n) };
+    let p = (a.malloc)(n);
     after_large_alloc(p, n);
     p
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn calloc(n: libc::size_t, m: libc::size_t) -> *mut libc::c_void {
-    let p = __libc_calloc(n, m);
+    let Some(a) = next_alloc() else {
+        // The bootstrap buffer is static, hence zeroed, and never reused.
+        return match n.checked_mul(m) {
+            Some(t) => boot_alloc(t),
+            None => std::ptr::null_mut(),
+        };
+    };
+    let p = (a.calloc)(n, m);
     after_large_alloc(p, n.saturating_mul(m));
     p
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn realloc(q: *mut libc::c_void, n: libc::size_t) -> *mut libc::c_void {
-    let p = __libc_realloc(q, n);
+    if in_boot(q) {
+        // Move a bootstrap block to the real allocator (or a bigger
+        // bootstrap block while still resolving).
+        let p = malloc(n);
+        if !p.is_null() {
+            std::ptr::copy_nonoverlapping(q as *const u8, p as *mut u8, boot_size(q).min(n));
+        }
+        return p;
+    }
+    let Some(a) = next_alloc() else {
+        if q.is_null() {
+            return boot_alloc(n);
+        }
+        // Resizing a real block while resolving: nothing else can do it.
+        return __libc_realloc(q, n);
+    };
+    let p = (a.realloc)(q, n);
     after_large_alloc(p, n);
     p
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut libc::c_void) {
+    if p.is_null() || in_boot(p) {
+        return;
+    }
+    match next_alloc() {
+        Some(a) => (a.free)(p),
+        None => __libc_free(p),
+    }
 }
 
 type BrkFn = unsafe extern "C" fn(*mut libc::c_void) -> libc::c_int;
