@@ -53,12 +53,9 @@ def _server(workload: str):
         gen = str(ycsbgen())
 
         def argv(port: int) -> list[str]:
-            # -t 1: with 2+ worker threads the emulator deadlocks at start-up (docs/notes-for-emu.md).
-            a = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "1", "-m", str(mem_mb),
-                 # -L: allocate the whole item cache at start-up, in the main thread;
-                 # slab growth in worker threads would call malloc(1 MiB) there, which
-                 # can deadlock the emulator (docs/notes-for-emu.md).
-                 "-L"]
+            # Two worker threads (the study's servers were multi-threaded); the
+            # item cache grows on demand (no -L), from the workers' mallocs.
+            a = [shutil.which("memcached") or "memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "2", "-m", str(mem_mb)]
             if os.geteuid() == 0:
                 a += ["-u", "root"]  # memcached refuses to run as root without it
             return a
