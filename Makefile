@@ -39,8 +39,9 @@ bench: build
 	cargo bench -q -p ddclab-sim --bench reference
 	$(PY) benches/emu_bench.py
 
-# The real applications of `ddclab reproduce ddc-requirements` (memcached,
-# Redis, ...), installed from the distribution's packages.
+# The real applications of `ddclab reproduce ddc-requirements`: memcached and
+# Redis (apt), Spark (Java from apt, pyspark from PyPI into $(VENV)), Timely
+# PageRank (cargo). Not needed by `make test`.
 setup-apps: build
 	scripts/setup-apps.sh
 

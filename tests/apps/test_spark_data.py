@@ -112,11 +112,13 @@ def test_sizes_grow_with_scale():
 
 
 def test_command_is_spark_submit_of_the_job(monkeypatch, tmp_path):
-    fake = tmp_path / "spark-submit"
+    fake = tmp_path / "pyspark" / "bin" / "spark-submit"
+    fake.parent.mkdir(parents=True)
     fake.write_text("#!/bin/sh\n")
     monkeypatch.setattr(spark, "spark_submit", lambda: fake)
     argv = spark.SQL.command("tiny")
-    assert argv[0] == str(fake) and "local[2]" in argv and str(spark.JOBS) in argv
+    assert argv[0].endswith("env") and argv[1] == f"SPARK_HOME={tmp_path / 'pyspark'}" and argv[2] == str(spark.SUBMIT)
+    assert "local[2]" in argv and str(spark.JOBS) in argv
     assert argv[-2] == "sql" and Path(argv[-1], "uservisits.csv").is_file()
     assert argv[argv.index("--driver-memory") + 1] == spark.HEAP["tiny"]
 
@@ -130,6 +132,11 @@ def test_unavailable_says_what_is_missing(monkeypatch):
     assert "pyspark is not installed" in why and "setup-apps" in why
     with pytest.raises(DdclabError, match="pyspark"):
         spark.ALS.command("tiny")
+
+
+def test_submit_script_without_spark_home_is_one_line_exit_2(tmp_path):
+    r = subprocess.run([str(spark.SUBMIT), "x"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "SPARK_HOME": str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.startswith("error: SPARK_HOME") and r.stderr.count("\n") == 1, r.stderr
 
 
 @pytest.mark.parametrize("args", [["nope", "/tmp"], ["sql"], ["sql", "/nonexistent-dir"]])

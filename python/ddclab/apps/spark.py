@@ -8,10 +8,13 @@ timed run (:func:`dataset`), and each job runs in one local-mode JVM with 2
 cores (``spark-submit --master local[2]``), through the DataFrame API so the
 work stays in the JVM (no Python worker processes).
 
-The emulated program is ``spark-submit`` itself: its shell script execs the
-JVM in place, so the root process -- whose peak resident set defines "local
-memory %" -- is the Spark JVM; the Python driver (apps/spark/jobs.py) is its
-child and only sends the query plan.
+The emulated program is apps/spark/spark-submit-emu.sh, pyspark's
+``spark-submit`` logic with one change: the short launcher JVM that computes
+the real command line runs outside the emulator (it is set-up, and it hangs
+under the emulator). The script then execs the Spark JVM in place, so the root
+process -- whose peak resident set defines "local memory %" -- is the Spark
+JVM; the Python driver (apps/spark/jobs.py) is its child and only sends the
+query plan.
 
 pyspark is installed into the interpreter running ddclab (the project's
 ``.venv``) by ``scripts/setup-apps.sh`` (``--setup``); it is not a core
@@ -38,6 +41,8 @@ from .base import SOURCES, App, apt_install, cache_dir
 
 PYSPARK = "pyspark==3.5.3"
 JOBS = SOURCES / "spark" / "jobs.py"
+#: spark-submit whose launcher JVM runs outside the emulator (see the script)
+SUBMIT = SOURCES / "spark" / "spark-submit-emu.sh"
 #: bump when a generator's output changes (the data directory's name carries it)
 GEN_VERSION = 1
 SEED = 20160101
@@ -266,8 +271,9 @@ def _unavailable() -> str | None:
         return "no Java runtime (java not on PATH): scripts/setup-apps.sh spark-wordcount, or apt-get install -y openjdk-17-jre-headless"
     if spark_submit() is None:
         return f"pyspark is not installed in {sys.prefix} (make setup-apps, or scripts/setup-apps.sh spark-wordcount)"
-    if not JOBS.is_file():
-        return f"{JOBS} is missing (ddclab must run from its repository)"
+    for f in (JOBS, SUBMIT):
+        if not f.is_file():
+            return f"{f} is missing (ddclab must run from its repository)"
     return None
 
 
@@ -277,7 +283,9 @@ def _command(workload: str):
         if sub is None:
             raise DdclabError(_unavailable() or "pyspark is not installed")
         data = dataset(workload, scale)
-        return [str(sub), "--master", "local[2]", "--driver-memory", HEAP[scale],
+        # env and the script exec in place: the emulated root process ends up
+        # being the Spark JVM itself.
+        return [shutil.which("env") or "/usr/bin/env", f"SPARK_HOME={sub.parent.parent}", str(SUBMIT), "--master", "local[2]", "--driver-memory", HEAP[scale],
                 "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1",
                 "--conf", "spark.sql.shuffle.partitions=4", "--conf", "spark.default.parallelism=4",
                 "--conf", "spark.sql.adaptive.enabled=false",

@@ -76,6 +76,10 @@ NOT_IN_SCALE = {
 #: hung under the emulator must not stall the suite
 TIMEOUT_FACTOR = 30
 MIN_TIMEOUT_S = 120
+#: the calibration run (no memory limit) gets at most this long: a program that
+#: hangs under the emulator (the JVM, docs/ddc-requirements.md) fails in
+#: bounded time instead of holding paper scale for an hour per app
+CALIBRATION_TIMEOUT_S = 1200
 
 
 def grid(scale: Scale) -> list[tuple[int, float, float]]:
@@ -161,7 +165,8 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
             # The key has the full argv: new sizes or a rebuilt binary recalibrate.
             argvs[n] = app_argv(app, scale.name)
             cal = _cached(cache, _key("calibration", n, scale.name, argvs[n]),
-                          lambda: run_app(app, scale.name, Settings(local_pages=None), scale.client_timeout_s).to_dict())
+                          lambda: run_app(app, scale.name, Settings(local_pages=None),
+                                          min(scale.client_timeout_s, CALIBRATION_TIMEOUT_S)).to_dict())
             peaks[n] = int(cal["peak_pages"])
             timeouts[n] = run_timeout(scale, float(cal["seconds"]))
         except DdclabError as exc:
