@@ -124,5 +124,6 @@ def test_rust_program_matches_reference():
     for params, want in GOLDEN.items():
         r = subprocess.run([str(b), *map(str, params), "-w", "2"], capture_output=True, text=True, timeout=60, check=True)
         assert timely.parse_output(r.stdout)["checksum"] == want
-    bad = subprocess.run([str(b), "10", "x", "1", "1"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+    for args in (["10", "x", "1", "1"], ["3", "10", "2", "1", "-w", "4"], ["10", "10", "1", "1", "--bogus"]):
+        bad = subprocess.run([str(b), *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, (args, bad.stderr)

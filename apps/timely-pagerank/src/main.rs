@@ -117,15 +117,15 @@ fn main() {
         },
         _ => fail(&format!("unexpected arguments {rest:?} (expected --dump and/or -w WORKERS)")),
     };
+    if workers as u64 > nodes {
+        fail(&format!("{workers} workers for {nodes} nodes: need at least one node per worker"));
+    }
     let perm = permutation(nodes);
     let t0 = Instant::now();
 
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let index = worker.index() as u64;
         let peers = worker.peers() as u64;
-        if peers > nodes {
-            fail(&format!("{peers} workers for {nodes} nodes: need at least one node per worker"));
-        }
         let local = ((nodes - index + peers - 1) / peers) as usize;
         let result: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(Vec::new()));
         let mut input: InputHandle<u64, (u32, u32)> = InputHandle::new();
