@@ -56,6 +56,7 @@ def test_run_timeout_scales_with_calibration():
     assert exp.run_timeout(small, 0.5) == exp.MIN_TIMEOUT_S
     assert exp.run_timeout(small, 5.0) == 5.0 * exp.TIMEOUT_FACTOR
     assert exp.run_timeout(small, 1000.0) == small.client_timeout_s
+    assert exp.run_timeout(small, 0.5, "server") == small.client_timeout_s
 
 
 def _fake(name: str, unavailable=None, command=None) -> App:

@@ -71,7 +71,7 @@ NOT_IN_SCALE = {
     | {"timely-pagerank": "paper scale only: at 10% local memory it thrashes for minutes per run under the emulator, "
                           "beyond small's 30 minutes (add it with --apps)"},
 }
-#: a run is killed (and reported failed) after this many times its app's
+#: a program's run is killed (and reported failed) after this many times its
 #: calibration run, within the scale's absolute limit: a program thrashing or
 #: hung under the emulator must not stall the suite
 TIMEOUT_FACTOR = 30
@@ -127,7 +127,12 @@ def app_argv(app, scale: str) -> list:
     return [srv.argv(0), srv.prepare(0), srv.client(0)]
 
 
-def run_timeout(scale: Scale, calibration_s: float) -> float:
+def run_timeout(scale: Scale, calibration_s: float, kind: str = "program") -> float:
+    """Programs: a multiple of their calibration time. Servers keep the scale's
+    limit per client command: their calibration time is the timed client's
+    only, not the (longer, un-timed) loading before it."""
+    if kind == "server":
+        return scale.client_timeout_s
     return min(scale.client_timeout_s, max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * calibration_s))
 
 
@@ -168,7 +173,7 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
                           lambda: run_app(app, scale.name, Settings(local_pages=None),
                                           min(scale.client_timeout_s, CALIBRATION_TIMEOUT_S)).to_dict())
             peaks[n] = int(cal["peak_pages"])
-            timeouts[n] = run_timeout(scale, float(cal["seconds"]))
+            timeouts[n] = run_timeout(scale, float(cal["seconds"]), app.kind)
         except DdclabError as exc:
             skipped[n] = f"calibration run failed: {exc}"
     pts = grid(scale)
