@@ -44,7 +44,7 @@ JOBS = SOURCES / "spark" / "jobs.py"
 #: spark-submit whose launcher JVM runs outside the emulator (see the script)
 SUBMIT = SOURCES / "spark" / "spark-submit-emu.sh"
 #: bump when a generator's output changes (the data directory's name carries it)
-GEN_VERSION = 1
+GEN_VERSION = 2
 SEED = 20160101
 
 #: per workload and scale: generator parameters, and the JVM heap (spark.driver.memory).
@@ -141,9 +141,9 @@ def _ips(rng: np.random.Generator, n: int) -> np.ndarray:
                                    np.char.add(o[:, 2].astype(str), ".")), o[:, 3].astype(str))
 
 
-def _write_csv(path: Path, columns: list[np.ndarray]) -> None:
+def _write_csv(path: Path, columns: list[np.ndarray], mode: str = "w") -> None:
     n = len(columns[0])
-    with open(path, "w") as f:
+    with open(path, mode) as f:
         for lo in range(0, n, 100_000):
             hi = min(n, lo + 100_000)
             cols = [c[lo:hi].astype(str) for c in columns]
@@ -161,17 +161,22 @@ def gen_bdb(out: Path, rankings: int, uservisits: int, seed: int = SEED) -> dict
     urls = np.char.add(np.char.add("url", np.arange(rankings).astype(str)), ".example/page")
     page_rank = zipf_indices(rng, 10_000, rankings, 0.8)[rng.permutation(rankings)] + 1
     _write_csv(out / "rankings.csv", [urls, page_rank, rng.integers(1, 100, size=rankings)])
-    n = uservisits
-    dest = urls[zipf_indices(rng, rankings, n, 0.8)]
-    days = rng.integers(0, 40 * 365, size=n)
-    dates = (np.datetime64("1970-01-01") + days).astype(str)
-    revenue = np.round(rng.random(n) * 1000, 2)
-    agents = np.array([f"Agent/{i}.{j}" for i in range(1, 11) for j in range(10)])[rng.integers(0, 100, size=n)]
-    countries = np.array(["USA", "DEU", "FRA", "GBR", "CHN", "IND", "BRA", "JPN", "CAN", "AUS"])[zipf_indices(rng, 10, n)]
-    langs = np.array(["en-US", "de-DE", "fr-FR", "en-GB", "zh-CN", "hi-IN", "pt-BR", "ja-JP", "fr-CA", "en-AU"])[zipf_indices(rng, 10, n)]
-    search = np.array(vocabulary(2_000, seed), dtype=object)[zipf_indices(rng, 2_000, n)]
-    _write_csv(out / "uservisits.csv", [_ips(rng, n), dest, dates, revenue, agents, countries, langs, search,
-                                        rng.integers(1, 10, size=n)])
+    agent_names = np.array([f"Agent/{i}.{j}" for i in range(1, 11) for j in range(10)])
+    country_names = np.array(["USA", "DEU", "FRA", "GBR", "CHN", "IND", "BRA", "JPN", "CAN", "AUS"])
+    lang_names = np.array(["en-US", "de-DE", "fr-FR", "en-GB", "zh-CN", "hi-IN", "pt-BR", "ja-JP", "fr-CA", "en-AU"])
+    words = np.array(vocabulary(2_000, seed), dtype=object)
+    (out / "uservisits.csv").write_text("")
+    for lo in range(0, uservisits, 1_000_000):  # in chunks: paper scale has 26M rows
+        n = min(1_000_000, uservisits - lo)
+        dest = urls[zipf_indices(rng, rankings, n, 0.8)]
+        dates = (np.datetime64("1970-01-01") + rng.integers(0, 40 * 365, size=n)).astype(str)
+        revenue = np.round(rng.random(n) * 1000, 2)
+        agents = agent_names[rng.integers(0, 100, size=n)]
+        countries = country_names[zipf_indices(rng, 10, n)]
+        langs = lang_names[zipf_indices(rng, 10, n)]
+        search = words[zipf_indices(rng, 2_000, n)]
+        _write_csv(out / "uservisits.csv", [_ips(rng, n), dest, dates, revenue, agents, countries, langs, search,
+                                            rng.integers(1, 10, size=n)], mode="a")
     return {"rankings": rankings, "uservisits": uservisits}
 
 
