@@ -261,7 +261,7 @@ impl Simulation {
                 node: p.node.0,
                 peer: p.peer.0,
                 hop: p.hop.name(),
-                tx_packets: p.tx_packets,
+                tx_packets: p.tx_packets(),
                 tx_bytes: p.tx_bytes,
                 drops: p.drops,
                 max_queue_bytes: p.max_queue_bytes,
@@ -287,12 +287,12 @@ impl Simulation {
         );
         let stats = RunStats {
             events: w.events.processed(),
-            packet_hops: w.net.ports.iter().map(|p| p.tx_packets).sum(),
+            packet_hops: w.net.ports.iter().map(|p| p.tx_packets()).sum(),
             packets_sent: w
                 .net
                 .host_port
                 .iter()
-                .map(|p| w.net.ports[p.idx()].tx_packets)
+                .map(|p| w.net.ports[p.idx()].tx_packets())
                 .sum(),
             peak_live_packets: w.packets.peak(),
             peak_events: w.events.max_len(),

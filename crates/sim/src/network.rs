@@ -50,44 +50,56 @@ pub struct Flight {
     pub wire: u32,
 }
 
+/// An output port and the link it drives.
+///
+/// The layout is fixed (`repr(C)`) so that what forwarding a packet through a
+/// FIFO port reads and writes sits in the first two cache lines; statistics,
+/// configuration used off the fast path and the non-FIFO queue come after.
+#[repr(C, align(64))]
 pub struct Port {
-    pub node: NodeId,
-    pub peer: NodeId,
-    pub rate: BitsPerSec,
-    pub hop: Hop,
-    /// Departure times are fixed at enqueue (FIFO disciplines).
-    pub fifo: bool,
-    /// The waiting packets of a non-FIFO port.
-    pub queue: Queue,
+    // -- cache line 0 --
+    /// Started or committed packets not yet at the far end, in arrival order.
+    pub in_flight: VecDeque<Flight>,
     /// When the link finishes serializing everything it has started or
     /// (FIFO) committed to.
     pub busy_until: Picos,
-    /// A `PortFree` event is scheduled (non-FIFO ports).
-    pub wake_pending: bool,
-    /// Started or committed packets not yet at the far end, in arrival order.
-    pub in_flight: VecDeque<Flight>,
+    waiting_bytes: u64,
     /// FIFO accounting: `in_flight` entries from this absolute position on
     /// have not started yet; `popped` counts entries removed from the front.
     first_waiting: u64,
     popped: u64,
-    waiting_bytes: u64,
-    waiting_pkts: u32,
-    capacity: u64,
-    ecn_k: Option<u32>,
-    /// Serialization time of a header on this link (cut-through).
-    hdr_time: Picos,
-    /// Exact picoseconds per byte, when whole (the common case).
-    ps_per_byte: Option<u64>,
-    // statistics
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub drops: u64,
-    pub max_queue_bytes: u64,
+    // -- cache line 1 --
     /// FIFO ports: integral of waiting bytes over time (byte-picoseconds)
     /// up to `area_until`, for the time-average occupancy.
     area: u128,
     area_until: Picos,
+    /// Exact picoseconds per byte when whole (the common case), else 0.
+    ps_per_byte: u64,
+    capacity: u64,
+    pub tx_bytes: u64,
+    pub peer: NodeId,
+    waiting_pkts: u32,
+    /// ECN marking threshold in packets (`NO_ECN` if the port does not mark).
+    ecn_k: u32,
+    /// Departure times are fixed at enqueue (FIFO disciplines).
+    pub fifo: bool,
+    /// The port is a host's NIC.
+    pub at_host: bool,
+    /// A `PortFree` event is scheduled (non-FIFO ports).
+    pub wake_pending: bool,
+    // -- the rest --
+    pub node: NodeId,
+    pub hop: Hop,
+    pub rate: BitsPerSec,
+    /// Serialization time of a header on this link (cut-through).
+    hdr_time: Picos,
+    pub drops: u64,
+    pub max_queue_bytes: u64,
+    /// The waiting packets of a non-FIFO port.
+    pub queue: Queue,
 }
+
+const NO_ECN: u32 = u32::MAX;
 
 impl Port {
     /// Time-average bytes waiting in a FIFO port's buffer from 0 to `end`.
@@ -99,6 +111,11 @@ impl Port {
         let area =
             self.area + self.waiting_bytes as u128 * end.saturating_sub(self.area_until).0 as u128;
         area as f64 / end.0 as f64
+    }
+
+    /// Packets this port has put on its link.
+    pub fn tx_packets(&self) -> u64 {
+        self.popped + self.in_flight.len() as u64
     }
 
     /// Nothing being serialized, nothing waiting and no wake-up scheduled.
@@ -269,29 +286,29 @@ impl Network {
                 let at_host = from < topology.hosts;
                 let (queue, fifo, capacity, ecn_k) = queues.build(l.rate, at_host, cfg.mtu as u64);
                 ports.push(Port {
-                    node: NodeId(from),
-                    peer: NodeId(to),
-                    rate: l.rate,
-                    hop,
-                    fifo,
-                    queue,
-                    busy_until: Picos::ZERO,
-                    wake_pending: false,
                     in_flight: VecDeque::new(),
+                    busy_until: Picos::ZERO,
+                    waiting_bytes: 0,
                     first_waiting: 0,
                     popped: 0,
-                    waiting_bytes: 0,
-                    waiting_pkts: 0,
-                    capacity,
-                    ecn_k,
-                    hdr_time: l.rate.tx_time(hdr),
-                    ps_per_byte: l.rate.ps_per_byte(),
-                    tx_packets: 0,
-                    tx_bytes: 0,
-                    drops: 0,
-                    max_queue_bytes: 0,
                     area: 0,
                     area_until: Picos::ZERO,
+                    ps_per_byte: l.rate.ps_per_byte().unwrap_or(0),
+                    capacity,
+                    tx_bytes: 0,
+                    peer: NodeId(to),
+                    waiting_pkts: 0,
+                    ecn_k: ecn_k.unwrap_or(NO_ECN),
+                    fifo,
+                    at_host,
+                    wake_pending: false,
+                    node: NodeId(from),
+                    hop,
+                    rate: l.rate,
+                    hdr_time: l.rate.tx_time(hdr),
+                    drops: 0,
+                    max_queue_bytes: 0,
+                    queue,
                 });
                 adjacency[from as usize].push((id, to));
                 if at_host {
@@ -373,9 +390,10 @@ impl Port {
     ) -> (bool, Flight) {
         let p = pool.get_mut(pkt);
         let wire = p.wire_bytes;
-        let ser = match self.ps_per_byte {
-            Some(k) => Picos(wire as u64 * k),
-            None => self.rate.tx_time(wire as u64),
+        let ser = if self.ps_per_byte != 0 {
+            Picos(wire as u64 * self.ps_per_byte)
+        } else {
+            self.rate.tx_time(wire as u64)
         };
         let mut start = now.max(self.busy_until);
         if np.cut_through {
@@ -383,7 +401,6 @@ impl Port {
         }
         let end = start + ser;
         self.busy_until = end;
-        self.tx_packets += 1;
         self.tx_bytes += wire as u64;
         let arrive = if self.peer.0 < np.hosts {
             p.last_byte_at = end + np.propagation;
@@ -396,7 +413,7 @@ impl Port {
                 p.last_byte_at
             }
         };
-        if self.node.0 < np.hosts {
+        if self.at_host {
             p.sent_at = start;
         }
         let flight = Flight {
@@ -434,10 +451,8 @@ impl Port {
         if self.waiting_bytes + p.wire_bytes as u64 > self.capacity {
             return false;
         }
-        if let Some(k) = self.ecn_k {
-            if p.kind == PacketKind::Data && self.waiting_pkts >= k {
-                p.ce = true;
-            }
+        if self.waiting_pkts >= self.ecn_k && p.kind == PacketKind::Data {
+            p.ce = true;
         }
         true
     }

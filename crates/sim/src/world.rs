@@ -169,7 +169,7 @@ impl World {
             self.events.push(f.arrive, EventKind::LinkArrive(port));
         }
         // Keep serving the queue; a host NIC also wakes to pull from its transport.
-        if !pt.queue.is_empty() || pt.node.0 < net.params.hosts {
+        if !pt.queue.is_empty() || pt.at_host {
             pt.wake_pending = true;
             let at = pt.busy_until;
             self.events.push(at, EventKind::PortFree(port));
