@@ -3,7 +3,7 @@
  * Fills memory with a position-dependent pattern, touches it repeatedly (so a
  * small local budget forces eviction and refetch), and verifies every byte.
  * Modes exercise threads, fork, mremap, munmap/madvise, all of those at once
- * from several threads ("churn"), and exit statuses.
+ * from several threads ("churn"), mprotect, and exit statuses.
  * Prints "OK <checksum>" on success; exits 3 on a data mismatch. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -280,6 +280,18 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "churn")) return churn_mode(mb);
+    if (!strcmp(mode, "mprotect")) {  /* evicted while writable, read back read-only */
+        uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        fill(p, n, 11);
+        churn(p, n, 1);
+        if (mprotect(p, n * 8, PROT_READ)) { perror("mprotect"); return 4; }
+        if (!check(p, n, 11, "read-only")) return 3;
+        if (mprotect(p, n * 8, PROT_READ | PROT_WRITE)) { perror("mprotect"); return 4; }
+        fill(p, n, 12);
+        if (!check(p, n, 12, "writable-again")) return 3;
+        printf("OK mprotect\n");
+        return 0;
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }

@@ -52,3 +52,15 @@ def test_address_space_churn_under_a_tiny_budget(memtest, memu_dir, tmp_path, at
     assert t["remote_faults"] > 1_000, t
     assert t["events"] > 1_000, t
 
+
+
+def test_evicted_pages_come_back_into_a_read_only_mapping(memtest, memu_dir, tmp_path):
+    """UFFDIO_MOVE refuses to move a page into a mapping whose protection
+    differs from the store's: pages evicted while writable and read after
+    mprotect(PROT_READ) were refetched forever (EINVAL, "fetch failed"). They
+    come back by copy now; the read-only pages cannot be evicted, so the
+    budget is overshot at once instead of after a 20 ms stall per fault."""
+    rc, out, err, t = run_timed([str(memtest), "mprotect", "8"], 256, tmp_path, timeout_s=60)
+    assert rc == 0 and "OK mprotect" in out, f"exit {rc} (3 = data mismatch): {err[-500:]}"
+    assert t["remote_faults"] > 100, t
+    assert "fetch of page" not in err, err[-500:]

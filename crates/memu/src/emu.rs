@@ -39,6 +39,9 @@ pub struct Emu {
     /// set (faults are waiting for room): the handler sleeps on it.
     pub room_fd: i32,
     pub room_waiters: AtomicBool,
+    /// The evictor found nothing it can evict (every local page pinned or
+    /// shared with a fork child): faults waiting for room overshoot at once.
+    pub evict_stuck: AtomicBool,
     pub batch_seq: AtomicU64,
     pub pagemap_fd: i32,
     /// Shim-private ranges never registered (arena, store).
@@ -137,6 +140,7 @@ pub fn start(cfg: Config) {
         evictor_idle: AtomicBool::new(true),
         room_fd: unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
         room_waiters: AtomicBool::new(false),
+        evict_stuck: AtomicBool::new(false),
         batch_seq: AtomicU64::new(0),
         pagemap_fd,
         exclude,
@@ -366,9 +370,10 @@ impl Emu {
                 r = crate::fault::install(self, core, vpn, slot);
                 tries += 1;
             }
-            if r.is_ok() {
+            if let Ok(clean) = r {
                 let p = core.pt.pages.get_mut(&vpn).unwrap();
                 p.state = State::Resident;
+                p.dirty |= !clean;
                 core.pt.resident += 1;
                 core.pt.clock.push(vpn);
                 self.stats.add(Counter::ForkPrefetch, 1);

@@ -63,9 +63,23 @@ pub fn evictor_main(emu: &'static Emu) {
                 stuck += 1;
             } else {
                 stuck = 0;
+                emu.evict_stuck.store(false, Ordering::Relaxed);
             }
         }
         if stuck >= 3 {
+            // If nothing at all can be evicted, faults waiting for room would
+            // wait in vain: let them overshoot the budget now rather than
+            // after MAX_STALL_NS each (a program that made its evicted memory
+            // read-only waited 20 ms per fault).
+            // Only when no local page is a candidate at all (transient
+            // failures -- pages being written, in flight -- do not count).
+            let none_evictable = {
+                let core = emu.core.lock();
+                !core.pt.clock.iter().any(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Resident))
+            };
+            if none_evictable && !emu.evict_stuck.swap(true, Ordering::Relaxed) {
+                emu.signal_room();
+            }
             // Nothing evictable right now (pages shared with a fork child or
             // in flight): back off instead of spinning.
             let ts = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };

@@ -41,7 +41,9 @@ struct Deferred {
 const MAX_STALL_NS: u64 = 20_000_000;
 
 /// Move one page from the store to `vpn` (waking threads waiting on it).
-pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i32> {
+/// Ok(true): the store still has the page's content (the page is clean);
+/// Ok(false): it does not (the page must be written back when evicted).
+pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<bool, i32> {
     let addr = vpn * PAGE;
     match &mut core.store {
         // Moved back, not copied: a copy would leave the slot full, and
@@ -56,7 +58,23 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i3
                     // Freshly fetched pages are clean until written.
                     let _ = uffd::writeprotect(emu.uffd, addr, PAGE, uffd::WP_MODE_WP);
                 }
-                Ok(())
+                Ok(true)
+            }
+            // MOVE needs both mappings to have the same protection: a page
+            // evicted while writable whose mapping the program then made
+            // read-only (mprotect) can only come back by copy. (Retrying the
+            // move made such faults loop forever.) Only from a slot known
+            // present: a fault on the store would wait for this very thread.
+            Err(e) if e != libc::EAGAIN && e != libc::EEXIST && emu.present(slot) == Some(true) => {
+                match uffd::copy(emu.uffd, addr, slot, PAGE, 0) {
+                    Ok(_) => {
+                        s.discard.push(slot);
+                        Ok(false)
+                    }
+                    // EAGAIN: an event is pending (e.g. the evictor's store
+                    // discard); retried like a move refused for that reason.
+                    Err((c, _)) => Err(if c == libc::EAGAIN { c } else { e }),
+                }
             }
             Err(e) => Err(e),
         },
@@ -65,7 +83,7 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<(), i3
             // is installed: an install refused with EAGAIN is retried.
             emu.blade.as_ref().unwrap().fetch(emu.uffd, slot, addr, emu.reg_mode)?;
             b.to_free.push(slot);
-            Ok(())
+            Ok(true)
         }
     }
 }
@@ -234,7 +252,7 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
     }
     let state = core.pt.pages.get(&vpn).map(|p| p.state);
     let room = |core: &Core, n: u64| core.pt.resident + n <= emu.budget();
-    let stalled = now.saturating_sub(d.t_read) > MAX_STALL_NS;
+    let stalled = now.saturating_sub(d.t_read) > MAX_STALL_NS || emu.evict_stuck.load(std::sync::atomic::Ordering::Relaxed);
     match state {
         None => {
             if !room(&core, 1) && !stalled {
@@ -379,11 +397,11 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
             continue;
         }
         match install(emu, core, vpn, slot) {
-            Ok(()) => {
+            Ok(clean) => {
                 let e = core.pt.pages.get_mut(&vpn).unwrap();
                 e.state = State::Resident;
                 e.refbit = vpn == p.fault_vpn;
-                e.dirty = false;
+                e.dirty = !clean;
                 core.pt.resident += 1;
                 core.pt.clock.push(vpn);
                 installed.push(vpn);
