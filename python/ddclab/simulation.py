@@ -4,7 +4,8 @@
 ``ddclab.simulate(scenario)`` takes a scenario file path, TOML text or a
 dictionary, runs it in the Rust simulator and returns a :class:`Result` with
 the per-flow table (``.flows``, a pandas DataFrame), the summary
-(``.summary``), the pending-bytes time series (``.pending``) and per-port
+(``.summary``), the pending-bytes time series (``.pending``), per-tenant
+delivered bytes over time (``.tenants``) and per-port
 statistics (``.ports``). ``Result.write(out_dir)`` writes exactly what
 ``ddclab sim run`` writes.
 """
@@ -27,7 +28,7 @@ from .tomlwrite import dumps
 from .trace import read_trace
 
 #: Files ``Result.write`` produces (besides the report and plots).
-OUTPUT_FILES = ["flows.parquet", "summary.json", "pending.parquet", "ports.parquet", "scenario.toml", "run.json"]
+OUTPUT_FILES = ["flows.parquet", "summary.json", "pending.parquet", "tenants.parquet", "ports.parquet", "scenario.toml", "run.json"]
 
 
 def _core():
@@ -46,6 +47,9 @@ class Result:
     summary: dict[str, Any]
     pending: pd.DataFrame
     ports: pd.DataFrame
+    #: Payload bytes delivered to each tenant's destinations so far, sampled
+    #: with ``pending``: columns ``time_us``, ``tenant``, ``delivered_bytes``.
+    tenants: pd.DataFrame
     warnings: list[str]
     scenario_text: str
     run: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +63,7 @@ class Result:
 
     def write(self, out_dir: str | os.PathLike, *, report: bool = True) -> dict[str, Path]:
         """Write ``flows.parquet``, ``summary.json``, ``pending.parquet``,
-        ``ports.parquet``, ``scenario.toml`` and ``run.json`` (and, with
+        ``tenants.parquet``, ``ports.parquet``, ``scenario.toml`` and ``run.json`` (and, with
         ``report``, ``report.html`` and ``plots/``) into ``out_dir``. Every file
         is written atomically. All but ``run.json`` (wall time) are identical
         for identical inputs."""
@@ -68,6 +72,7 @@ class Result:
         paths = {name: out / name for name in OUTPUT_FILES}
         write_parquet(self.flows, paths["flows.parquet"])
         write_parquet(self.pending, paths["pending.parquet"])
+        write_parquet(self.tenants, paths["tenants.parquet"])
         write_parquet(self.ports, paths["ports.parquet"])
         atomic.write_text(paths["summary.json"], to_json(self.summary))
         atomic.write_text(paths["scenario.toml"], self.scenario_text)
@@ -212,6 +217,7 @@ def simulate(
         flows=flows,
         summary=summary,
         pending=pd.DataFrame(raw["pending"]),
+        tenants=pd.DataFrame(raw["tenants"]),
         ports=pd.DataFrame(raw["ports"]),
         warnings=list(dict.fromkeys(list(warnings) + list(raw["warnings"]))),
         scenario_text=effective,

@@ -5,8 +5,9 @@ in the experiment (protocol, load, ...). :func:`run_points` runs the points
 that are not cached yet, on a Dask cluster: a ``LocalCluster`` of one process
 per worker by default, or an existing scheduler given by address (a real
 cluster). Each finished point is stored at once under its content hash (the
-scenario's canonical TOML, the extraction it asked for and the ddclab
-version), so an interrupted sweep resumes where it stopped and a repeated one
+scenario's canonical TOML, the extraction it asked for, the ddclab
+version and a hash of the simulator build), so an interrupted sweep resumes
+where it stopped and a repeated one
 costs nothing.
 
 Points with a single worker run in this process, without Dask: the results
@@ -15,6 +16,7 @@ are the same (every point is deterministic), only slower.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,13 +46,24 @@ class Point:
         return dumps(self.scenario)
 
     def key(self) -> str:
-        from . import __version__
-
         h = hashlib.sha256()
         h.update(self.text().encode())
         h.update(json.dumps(sorted(self.keep)).encode())
-        h.update(__version__.encode())
+        h.update(_code_fingerprint().encode())
         return h.hexdigest()[:32]
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """The version plus a hash of the simulator extension and of this module
+    (which reduces results), so a rebuilt engine never reuses cached points."""
+    from . import __version__, _core
+
+    h = hashlib.sha256(__version__.encode())
+    for f in (getattr(_core, "__file__", None), __file__):
+        if f and os.path.isfile(f):
+            h.update(Path(f).read_bytes())
+    return h.hexdigest()
 
 
 def _reduce_series(t: np.ndarray, v: np.ndarray, n: int = 400) -> tuple[list, list]:
@@ -64,29 +77,35 @@ def _reduce_series(t: np.ndarray, v: np.ndarray, n: int = 400) -> tuple[list, li
     return tt, vv
 
 
-def tenant_throughput(flows, bins: int = 50) -> dict[str, list]:
-    """Per-tenant throughput over time (Gbps), from flow records: each
-    completed flow's bytes are spread evenly over [start, finish]. The time
-    window is the arrival period (first to last flow arrival), while every
-    tenant is offering load; the drain after it says nothing about sharing."""
-    done = flows[flows["completed"]]
-    if len(done) == 0:
+def tenant_throughput(tenants, flows, bins: int = 50, warmup: float = 0.2) -> dict[str, list]:
+    """Per-tenant throughput over time (Gbps), from the simulator's samples of
+    the payload bytes delivered to each tenant's destinations (``Result.tenants``),
+    so flows that have not finished count for what they have delivered.
+
+    The window is the arrival period (first to last flow arrival), while every
+    tenant is offering load, without its first ``warmup`` fraction (while
+    backlogs build up); the drain after it says nothing about sharing.
+    Samples are regrouped into at most ``bins`` spans of that window."""
+    t = tenants
+    if len(t) == 0 or len(flows) == 0:
         return {"time_us": [], "tenant": [], "gbps": []}
     t0, t1 = float(flows["start_us"].min()), float(flows["start_us"].max())
-    if t1 <= t0:
-        t1 = float(done["finish_us"].max())
-    edges = np.linspace(t0, t1, bins + 1)
+    t0 += warmup * (t1 - t0)
+    times = np.unique(t["time_us"].to_numpy())
+    times = times[(times >= t0) & (times <= t1)]
+    if len(times) < 2:
+        return {"time_us": [], "tenant": [], "gbps": []}
+    # Bin edges on sample times, so each span's bytes are exact differences.
+    idx = np.unique(np.linspace(0, len(times) - 1, min(bins, len(times) - 1) + 1).round().astype(int))
+    edges = times[idx]
     out_t, out_ten, out_g = [], [], []
-    for tenant, part in done.groupby("tenant", sort=True):
-        s = part["start_us"].to_numpy()
-        f = part["finish_us"].to_numpy()
-        rate = part["size_bytes"].to_numpy() * 8 / np.maximum(f - s, 1e-9)  # bits per us
-        for a, b in zip(edges[:-1], edges[1:]):
-            overlap = np.clip(np.minimum(f, b) - np.maximum(s, a), 0, None)
-            bits = float((rate * overlap).sum())
+    for tenant, part in t.groupby("tenant", sort=True):
+        cum = part.set_index("time_us")["delivered_bytes"].astype(float)
+        at = cum.reindex(edges).to_numpy()
+        for a, b, ba, bb in zip(edges[:-1], edges[1:], at[:-1], at[1:]):
             out_t.append((a + b) / 2)
             out_ten.append(int(tenant))
-            out_g.append(bits / (b - a) / 1e3)  # bits/us -> Gbps
+            out_g.append((bb - ba) * 8 / (b - a) / 1e3)  # bits/us -> Gbps
     return {"time_us": out_t, "tenant": out_ten, "gbps": out_g}
 
 
@@ -101,7 +120,7 @@ def run_point(text: str, keep: Sequence[str]) -> dict[str, Any]:
         t, v = _reduce_series(r.pending["time_us"].to_numpy(), r.pending["pending_bytes"].to_numpy())
         out["pending"] = {"time_us": t, "pending_bytes": v}
     if "tenants" in keep:
-        out["tenants"] = tenant_throughput(r.flows)
+        out["tenants"] = tenant_throughput(r.tenants, r.flows)
     if "flows" in keep:
         out["flows"] = {c: r.flows[c].tolist() for c in ["size_bytes", "slowdown", "completed"]}
     return out

@@ -211,6 +211,12 @@ fn simulate<'py>(
     pending.set_item("pending_bytes", out.pending.iter().map(|(_, b)| *b).collect::<Vec<_>>())?;
     d.set_item("pending", pending)?;
 
+    let tenants = PyDict::new(py);
+    tenants.set_item("time_us", out.tenants.iter().map(|(t, _, _)| t.as_us_f64()).collect::<Vec<_>>())?;
+    tenants.set_item("tenant", out.tenants.iter().map(|(_, k, _)| *k).collect::<Vec<_>>())?;
+    tenants.set_item("delivered_bytes", out.tenants.iter().map(|(_, _, b)| *b).collect::<Vec<_>>())?;
+    d.set_item("tenants", tenants)?;
+
     let ports = PyDict::new(py);
     let p = &out.ports;
     ports.set_item("port", p.iter().map(|x| x.port).collect::<Vec<_>>())?;

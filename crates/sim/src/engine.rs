@@ -8,6 +8,7 @@
 
 use crate::event::EventKind;
 use crate::ids::{FlowId, HostId};
+use crate::packet::PacketKind;
 use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
@@ -84,6 +85,12 @@ impl<T: Transport> Engine<T> {
                     }
                     let pkt = flight.pkt;
                     if w.net.is_host(node) {
+                        let p = w.packets.get(pkt);
+                        if p.kind == PacketKind::Data {
+                            let payload = (p.wire_bytes - w.net.params.header) as u64;
+                            let tenant = w.flows[p.flow.idx()].tenant;
+                            w.metrics.note_delivered(tenant, payload);
+                        }
                         t.on_packet(w, HostId(node.0), pkt);
                     } else {
                         let draw = if w.net.params.spray {
@@ -118,7 +125,7 @@ impl<T: Transport> Engine<T> {
                     t.on_flow_arrival(w, f);
                 }
                 EventKind::Sample => {
-                    w.metrics.sample_pending(w.now);
+                    w.metrics.sample(w.now);
                     if w.events.is_empty() {
                         // Only the sampler is left: nothing can ever finish.
                         return Progress::Stalled;

@@ -86,6 +86,9 @@ pub struct SimOutput {
     pub records: Vec<FlowRecord>,
     pub summary: Summary,
     pub pending: Vec<(Picos, u64)>,
+    /// (time, tenant, payload bytes delivered to that tenant's destinations
+    /// so far), sampled with `pending`.
+    pub tenants: Vec<(Picos, u32, u64)>,
     pub stats: RunStats,
     pub warnings: Vec<String>,
 }
@@ -189,6 +192,15 @@ impl Simulation {
             sample_interval,
         };
         let n = flows.len();
+        let tenants = flows
+            .iter()
+            .map(|f| f.tenant)
+            .max()
+            .map_or(1, |t| t as usize + 1);
+        let metrics = Metrics {
+            tenant_delivered: vec![0; tenants],
+            ..Metrics::default()
+        };
         let world = World {
             now: Picos::ZERO,
             events: event::EventQueue::with_capacity(1 << 16),
@@ -196,7 +208,7 @@ impl Simulation {
             net,
             flows,
             outcomes: vec![FlowOutcome::default(); n],
-            metrics: Metrics::default(),
+            metrics,
             rng: rng::Rng::derive(scenario.seed, 5),
             arrived: 0,
             completed: 0,
@@ -249,6 +261,11 @@ impl Simulation {
     /// Collect the results (call after the run ends).
     pub fn finish(mut self) -> SimOutput {
         let end = self.runner.world().now;
+        // Close the time series at the end of the run.
+        let m = &mut self.runner.world_mut().metrics;
+        if m.pending.last().is_none_or(|&(t, _)| t < end) {
+            m.sample(end);
+        }
         let ports: Vec<PortStats> = self
             .runner
             .world_mut()
@@ -314,6 +331,7 @@ impl Simulation {
             records,
             summary,
             pending: w.metrics.pending.clone(),
+            tenants: w.metrics.tenant_series.clone(),
             stats,
             warnings,
         }

@@ -1,5 +1,6 @@
-//! What a run measures while it runs (drops by hop, pending bytes over time)
-//! and the summary computed from the per-flow records when it ends.
+//! What a run measures while it runs (drops by hop, pending bytes and
+//! per-tenant delivered bytes over time) and the summary computed from the
+//! per-flow records when it ends.
 
 use crate::flow::{FlowOutcome, FlowSpec};
 use crate::topology::Hop;
@@ -20,6 +21,13 @@ pub struct Metrics {
     pub injected_bytes: u64,
     /// (time, arrived - injected): bytes waiting at sources.
     pub pending: Vec<(Picos, u64)>,
+    /// Payload bytes of data packets that reached their destination host, per
+    /// tenant (retransmitted copies included: this is throughput, measured
+    /// where it is delivered, whether or not the flow ever completes).
+    pub tenant_delivered: Vec<u64>,
+    /// (time, tenant, `tenant_delivered` of that tenant so far), sampled with
+    /// `pending`.
+    pub tenant_series: Vec<(Picos, u32, u64)>,
 }
 
 impl Metrics {
@@ -28,9 +36,20 @@ impl Metrics {
         self.drops_by_hop[hop as usize] += 1;
     }
 
-    pub fn sample_pending(&mut self, now: Picos) {
+    /// Record one sample of the time series.
+    pub fn sample(&mut self, now: Picos) {
         self.pending
             .push((now, self.arrived_bytes.saturating_sub(self.injected_bytes)));
+        for (t, &b) in self.tenant_delivered.iter().enumerate() {
+            self.tenant_series.push((now, t as u32, b));
+        }
+    }
+
+    /// A data packet with `payload` bytes of a flow of `tenant` reached its
+    /// destination.
+    #[inline]
+    pub fn note_delivered(&mut self, tenant: u32, payload: u64) {
+        self.tenant_delivered[tenant as usize] += payload;
     }
 }
 

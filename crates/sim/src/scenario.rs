@@ -667,8 +667,11 @@ impl Scenario {
                 "cannot be combined with the incast matrix".into(),
             );
         }
-        if wl.tenants == 0 {
-            return bad("workload.tenants", "must be at least 1".into());
+        if wl.tenants == 0 || wl.tenants > crate::workload::MAX_TENANTS {
+            return bad(
+                "workload.tenants",
+                format!("must be 1 to {}", crate::workload::MAX_TENANTS),
+            );
         }
         if let Some(d) = wl.deadline_mean {
             if d.0 == Picos::ZERO {

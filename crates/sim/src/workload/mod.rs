@@ -219,6 +219,9 @@ fn pick_tenant(weights: &[f64], u: f64) -> usize {
     weights.len() - 1
 }
 
+/// Tenants are numbered densely from 0 (per-tenant state is kept in arrays).
+pub const MAX_TENANTS: u32 = 1024;
+
 /// Check flows given directly (from a trace) and sort them by arrival time,
 /// keeping the given order among equal times. `row_of(i)` names flow i's row.
 pub fn check_trace(
@@ -254,6 +257,14 @@ pub fn check_trace(
             return Err(SimError::Trace(format!(
                 "{}: size is 0 (flows must carry at least one byte)",
                 row_of(i)
+            )));
+        }
+        if f.tenant >= MAX_TENANTS {
+            return Err(SimError::Trace(format!(
+                "{}: tenant {} is out of range (tenants are numbered 0..{})",
+                row_of(i),
+                f.tenant,
+                MAX_TENANTS - 1
             )));
         }
     }
