@@ -67,12 +67,11 @@ pub fn evictor_main(emu: &'static Emu) {
             }
         }
         if stuck >= 3 {
-            // If nothing at all can be evicted, faults waiting for room would
-            // wait in vain: let them overshoot the budget now rather than
-            // after MAX_STALL_NS each (a program that made its evicted memory
-            // read-only waited 20 ms per fault).
-            // Only when no local page is a candidate at all (transient
-            // failures -- pages being written, in flight -- do not count).
+            // If no local page is a candidate at all (all pinned, e.g. made
+            // read-only), faults waiting for room would wait in vain: let
+            // them overshoot the budget now rather than after MAX_STALL_NS
+            // each (20 ms per fault). Transient failures (pages being
+            // written, shared with a fork child) do not count.
             let none_evictable = {
                 let core = emu.core.lock();
                 !core.pt.clock.iter().any(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Resident))
