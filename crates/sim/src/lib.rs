@@ -27,6 +27,7 @@ pub mod network;
 pub mod opt;
 pub mod packet;
 pub mod queue;
+pub mod ring;
 pub mod rng;
 pub mod scenario;
 pub mod topology;

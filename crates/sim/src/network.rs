@@ -28,11 +28,10 @@
 //! * a port's buffer holds the packets waiting to start; the one being
 //!   serialized has left it.
 
-use std::collections::VecDeque;
-
 use crate::ids::{HostId, NodeId, PortId};
 use crate::packet::{PacketId, PacketKind, PacketPool};
 use crate::queue::{Fifo, PFabricQueue, Queue, StrictPriority};
+use crate::ring::SeqRing;
 use crate::rng::splitmix64;
 use crate::scenario::{QueueKind, Routing, Switching, TopologyConfig};
 use crate::topology::routing::RoutingTable;
@@ -40,7 +39,7 @@ use crate::topology::{Hop, Topology};
 use crate::units::{BitsPerSec, Picos};
 
 /// A packet on (or waiting for) a link.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Flight {
     pub pkt: PacketId,
     /// When its transmission starts.
@@ -59,15 +58,21 @@ pub struct Flight {
 pub struct Port {
     // -- cache line 0 --
     /// Started or committed packets not yet at the far end, in arrival order.
-    pub in_flight: VecDeque<Flight>,
+    pub in_flight: SeqRing<Flight>,
     /// When the link finishes serializing everything it has started or
     /// (FIFO) committed to.
     pub busy_until: Picos,
     waiting_bytes: u64,
-    /// FIFO accounting: `in_flight` entries from this absolute position on
-    /// have not started yet; `popped` counts entries removed from the front.
+    /// FIFO accounting: `in_flight` entries from this sequence number on
+    /// have not started yet.
     first_waiting: u64,
-    popped: u64,
+    pub peer: NodeId,
+    /// Departure times are fixed at enqueue (FIFO disciplines).
+    pub fifo: bool,
+    /// The port is a host's NIC.
+    pub at_host: bool,
+    /// A `PortFree` event is scheduled (non-FIFO ports).
+    pub wake_pending: bool,
     // -- cache line 1 --
     /// FIFO ports: integral of waiting bytes over time (byte-picoseconds)
     /// up to `area_until`, for the time-average occupancy.
@@ -77,16 +82,10 @@ pub struct Port {
     ps_per_byte: u64,
     capacity: u64,
     pub tx_bytes: u64,
-    pub peer: NodeId,
     waiting_pkts: u32,
     /// ECN marking threshold in packets (`NO_ECN` if the port does not mark).
     ecn_k: u32,
-    /// Departure times are fixed at enqueue (FIFO disciplines).
-    pub fifo: bool,
-    /// The port is a host's NIC.
-    pub at_host: bool,
-    /// A `PortFree` event is scheduled (non-FIFO ports).
-    pub wake_pending: bool,
+    pub max_queue_bytes: u64,
     // -- the rest --
     pub node: NodeId,
     pub hop: Hop,
@@ -94,7 +93,6 @@ pub struct Port {
     /// Serialization time of a header on this link (cut-through).
     hdr_time: Picos,
     pub drops: u64,
-    pub max_queue_bytes: u64,
     /// The waiting packets of a non-FIFO port.
     pub queue: Queue,
 }
@@ -115,7 +113,7 @@ impl Port {
 
     /// Packets this port has put on its link.
     pub fn tx_packets(&self) -> u64 {
-        self.popped + self.in_flight.len() as u64
+        self.in_flight.tail_seq()
     }
 
     /// Nothing being serialized, nothing waiting and no wake-up scheduled.
@@ -128,8 +126,8 @@ impl Port {
     /// the buffer.
     #[inline(always)]
     fn settle(&mut self, now: Picos) {
-        while self.first_waiting - self.popped < self.in_flight.len() as u64 {
-            let f = &self.in_flight[(self.first_waiting - self.popped) as usize];
+        while self.first_waiting < self.in_flight.tail_seq() {
+            let f = self.in_flight.at(self.first_waiting);
             if f.start > now {
                 break;
             }
@@ -165,14 +163,15 @@ impl Port {
         }
     }
 
+    #[inline(always)]
     pub fn pop_arrival(&mut self) -> Option<Flight> {
+        let was_waiting = self.first_waiting == self.in_flight.head_seq();
         let f = self.in_flight.pop_front()?;
-        if self.fifo && self.first_waiting == self.popped {
+        if self.fifo && was_waiting {
             // It started long ago but no admission has settled the buffer
             // since: it leaves the count now (as of its start).
             self.leave_buffer(f.start, f.wire);
         }
-        self.popped += 1;
         Some(f)
     }
 }
@@ -286,11 +285,10 @@ impl Network {
                 let at_host = from < topology.hosts;
                 let (queue, fifo, capacity, ecn_k) = queues.build(l.rate, at_host, cfg.mtu as u64);
                 ports.push(Port {
-                    in_flight: VecDeque::new(),
+                    in_flight: SeqRing::default(),
                     busy_until: Picos::ZERO,
                     waiting_bytes: 0,
                     first_waiting: 0,
-                    popped: 0,
                     area: 0,
                     area_until: Picos::ZERO,
                     ps_per_byte: l.rate.ps_per_byte().unwrap_or(0),
@@ -430,7 +428,7 @@ impl Port {
             if self.waiting_bytes > self.max_queue_bytes {
                 self.max_queue_bytes = self.waiting_bytes;
             }
-        } else if self.fifo && self.first_waiting - self.popped == self.in_flight.len() as u64 {
+        } else if self.fifo && self.first_waiting == self.in_flight.tail_seq() {
             // Started at once with nothing waiting: it is not in the buffer.
             self.first_waiting += 1;
         }
@@ -455,5 +453,17 @@ impl Port {
             p.ce = true;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    /// What forwarding through a FIFO port touches stays in two cache lines.
+    #[test]
+    fn hot_fields_in_the_first_two_cache_lines() {
+        use std::mem::offset_of;
+        assert!(offset_of!(super::Port, wake_pending) < 64);
+        assert!(offset_of!(super::Port, max_queue_bytes) + 8 <= 128);
+        assert_eq!(std::mem::align_of::<super::Port>(), 64);
     }
 }

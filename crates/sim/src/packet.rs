@@ -7,7 +7,7 @@
 use crate::ids::{FlowId, HostId};
 use crate::units::Picos;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PacketId(pub u32);
 
 /// What a packet is. Transports give the generic kinds their meaning.
