@@ -1,9 +1,10 @@
 """Suite-wide test settings.
 
 Tests that run real programs under the remote-memory emulator (tests/emu,
-tests/apps) depend on process scheduling on a small shared machine; a known
-emulator livelock at tiny memory budgets (docs/notes-for-emu.md, item 3) can
-still stall one now and then. Such a test gets one rerun after a failure or a
+tests/apps) depend on process scheduling on a small shared machine (servers
+that must start listening within a time limit, load generators with
+deadlines), and on kernel races the emulator recovers from
+(docs/notes-for-emu.md). Such a test gets one rerun after a failure or a
 timeout; a real bug fails both times.
 """
 
