@@ -1,5 +1,5 @@
 //! Qualitative comparisons at small scale (leaf-spine, 144 hosts, 10 Gbps,
-//! load 0.6, fixed seeds), as in the pHost paper: pHost's mean slowdown is
+//! load 0.6, packet spraying, fixed seeds), as in the pHost paper: pHost's mean slowdown is
 //! within 20% of pFabric's on websearch, datamining and imc10; Fastpass's
 //! short flows are clearly slower than under both; Ideal bounds them all.
 //! Each test prints its numbers (`cargo test -- --nocapture`).
@@ -10,7 +10,7 @@ use ddclab_sim::metrics::Summary;
 
 fn run(proto: &str, sizes: &str, flows: u32, seed: u64) -> Summary {
     let text = format!(
-        "seed = {seed}\n[transport]\nprotocol = \"{proto}\"\n[workload]\nsizes = \"{sizes}\"\nflows = {flows}\nload = 0.6\n"
+        "seed = {seed}\n[topology]\nrouting = \"spray\"\n[transport]\nprotocol = \"{proto}\"\n[workload]\nsizes = \"{sizes}\"\nflows = {flows}\nload = 0.6\n"
     );
     let out = ddclab_sim::run(scenario(&text), None).unwrap();
     let s = out.summary;

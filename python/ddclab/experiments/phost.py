@@ -2,7 +2,8 @@
 2015; chapter 5 of Gao's dissertation) in one command.
 
 Setting (the paper's): the 144-host leaf-spine (9 racks of 16, 4 spines),
-10 Gbps hosts, 40 Gbps fabric, 200 ns links, 36 KiB per port; Web Search,
+10 Gbps hosts, 40 Gbps fabric, 200 ns links, 36 KiB per port, packet
+spraying in the fabric (per-flow ECMP for TCP and DCTCP); Web Search,
 Data Mining and IMC10 flow sizes; Poisson arrivals; load 0.6 unless varied.
 Every protocol the simulator has among pFabric, pHost, Fastpass, the SRPT
 ideal, DCTCP and TCP is run; missing ones are listed in the report.
@@ -72,10 +73,15 @@ SCALES = {
 def scenario(protocol: str, *, sizes: str = "websearch", flows: int, load: float = 0.6, seed: int = 1, **extra) -> dict:
     """The paper's setting with the given changes. ``extra`` keys are
     ``table.key`` strings."""
+    # The fabric sprays packets over equal-cost paths, as in the pFabric and
+    # pHost evaluations (full bisection: congestion is at the edges). TCP and
+    # DCTCP keep per-flow ECMP, as they are deployed: spraying would reorder
+    # their packets into spurious fast retransmissions.
+    routing = "ecmp" if protocol in ("tcp", "dctcp") else "spray"
     sc: dict[str, Any] = {
         "name": "phost-eval",
         "seed": seed,
-        "topology": {"kind": "leaf-spine", "host_rate": "10Gbps", "buffer": "36KiB"},
+        "topology": {"kind": "leaf-spine", "host_rate": "10Gbps", "buffer": "36KiB", "routing": routing},
         "transport": {"protocol": protocol},
         "workload": {"sizes": sizes, "load": load, "flows": flows, "deadline_mean": "1000us"},
     }
@@ -184,6 +190,7 @@ def run(
     page.paragraph(
         "Setting of the pHost paper (CoNEXT 2015) and of chapter 5 of Gao's dissertation: 144 hosts in 9 racks "
         "of 16 under 4 spines, 10 Gbps hosts, 40 Gbps fabric links, 200 ns per link, 36 KiB per switch port, "
+        "packet spraying over the spines (TCP and DCTCP: per-flow ECMP, since spraying reorders their packets), "
         "Poisson flow arrivals; slowdown = FCT / OPT with OPT the flow alone at line rate. Flows per point: "
         + ", ".join(f"{LABEL[w]} {n:,}" for w, n in scale.flows.items())
         + "."
