@@ -22,7 +22,9 @@ def test_new_apps_are_registered():
     names = set(apps.names())
     assert {"spark-wordcount", "spark-sort", "spark-sql", "spark-als", "timely-pagerank"} <= names
     for a in (*spark.APPS, timely.PAGERANK):
-        assert a.kind == "program" and a.metric == "runtime" and a.heavy
+        assert a.kind == "program" and a.metric == "runtime"
+    assert all(a.heavy for a in spark.APPS) and not timely.PAGERANK.heavy
+    assert "timely-pagerank" in exp.SCALES["small"].apps
 
 
 def test_every_scale_names_registered_apps_and_heavy_ones_only_at_paper():
@@ -75,7 +77,7 @@ def test_unavailable_and_failing_apps_are_reported_not_crashed(tmp_path, monkeyp
     assert "fake-missing: not run: pyspark is not installed" in text
     assert "fake-broken: not run: calibration run failed: fake-broken: cargo build failed" in text
     # Apps of the suite that small leaves out are named, with the reason.
-    assert "spark-als: not in this scale: paper scale only" in text and "timely-pagerank: not in this scale" in text
+    assert "spark-als: not in this scale: paper scale only" in text and "redis: not in this scale" in text
 
 
 def test_timed_out_points_stop_smaller_local_memories(tmp_path, monkeypatch):
