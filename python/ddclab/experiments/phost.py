@@ -50,7 +50,7 @@ SCALES = {
     # Under 10 minutes on 2 cores.
     "small": Scale(
         "small",
-        {"websearch": 700, "datamining": 300, "imc10": 2000},
+        {"websearch": 1500, "datamining": 600, "imc10": 4000},
         (0.5, 0.6, 0.7, 0.8),
         (0.0, 0.5, 0.9, 0.995),
         (6, 12, 24, 36, 72),
