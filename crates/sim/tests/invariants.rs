@@ -228,7 +228,7 @@ fn packet_spraying_and_ecmp_both_deliver_everything() {
             .ports
             .iter()
             .filter(|p| p.hop == "spine")
-            .map(|p| p.tx_packets())
+            .map(|p| p.tx_packets)
             .collect();
         assert!(
             spine_tx.iter().filter(|&&t| t > 0).count() >= 30,
