@@ -198,6 +198,75 @@ static int churn_mode(size_t mb) {
     return 0;
 }
 
+/* "jvmstack": threads laid out like the JVM's Java threads. The JVM creates
+ * them with glibc stacks but no glibc guard (guard size 0), so a stack is a
+ * plain read-write anonymous mapping that the emulator's rescan registers;
+ * the thread then commits its own guard zones at the low end (mmap MAP_FIXED,
+ * then mprotect PROT_NONE) and recurses deep, calling malloc/mmap on stack
+ * pages it never touched before. The interposed calls used to do their work
+ * with the emulator's lock held on that stack: the first fault on a new stack
+ * page then waited for the handler, which waited for the lock (deadlock). */
+#define JS_THREADS 4
+#define JS_STACK (1024 * 1024)
+static pthread_barrier_t js_bar;
+static volatile uint64_t js_sink;
+
+static uint64_t js_deep(int depth, uint64_t seed) {
+    volatile uint8_t pad[512];
+    for (int i = 0; i < 512; i += 64) pad[i] = (uint8_t)(seed + depth);
+    if (depth > 0) return js_deep(depth - 1, seed) + pad[0];
+    /* At the bottom: the calls the JVM makes all the time. */
+    char *m = malloc(256 * 1024);              /* large malloc: rescan */
+    memset(m, (int)seed, 256 * 1024);
+    uint64_t r = (uint8_t)m[4096];
+    free(m);
+    char *q = mmap(0, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);  /* register */
+    q[0] = 1;
+    munmap(q, 64 * 1024);
+    return r + pad[0];
+}
+
+static void *js_thread(void *a) {
+    uint64_t seed = (uintptr_t)a;
+    pthread_barrier_wait(&js_bar);             /* main has rescanned: this stack is registered */
+    pthread_attr_t at; void *lo; size_t sz;
+    pthread_getattr_np(pthread_self(), &at);
+    pthread_attr_getstack(&at, &lo, &sz);
+    pthread_attr_destroy(&at);
+    /* The JVM's guard zones: committed with mmap(MAP_FIXED), then protected. */
+    size_t guard = 4 * PAGE;
+    if (mmap(lo, guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) return (void *)1;
+    if (mprotect(lo, guard, PROT_NONE)) return (void *)1;
+    uint64_t s = 0;
+    for (int d = 10; d <= 1200; d += 70) s += js_deep(d, seed + d);  /* ~600 KiB deep at most */
+    js_sink += s;
+    return 0;
+}
+
+static int jvmstack_mode(void) {
+    pthread_t th[JS_THREADS];
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, JS_STACK);
+    pthread_attr_setguardsize(&at, 0);
+    pthread_barrier_init(&js_bar, 0, JS_THREADS + 1);
+    for (int i = 0; i < JS_THREADS; i++)
+        if (pthread_create(&th[i], &at, js_thread, (void *)(uintptr_t)(i + 1))) { perror("pthread_create"); return 4; }
+    /* A large malloc makes the emulator rescan /proc/self/maps now, while the
+     * new stacks are plain anonymous mappings. */
+    char *m = malloc(1 << 20);
+    memset(m, 1, 1 << 20);
+    pthread_barrier_wait(&js_bar);
+    for (int i = 0; i < JS_THREADS; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        if (r) { fprintf(stderr, "jvmstack: guard set-up failed\n"); return 4; }
+    }
+    free(m);
+    printf("OK jvmstack\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "basic";
     size_t mb = argc > 2 ? strtoul(argv[2], 0, 10) : 16;
@@ -280,6 +349,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "churn")) return churn_mode(mb);
+    if (!strcmp(mode, "jvmstack")) return jvmstack_mode();
     if (!strcmp(mode, "mprotect")) {  /* evicted while writable, read back read-only */
         uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         fill(p, n, 11);

@@ -116,3 +116,23 @@ def test_probe_prints_the_latency_table(cli_env):
     for row in rows:
         vals = [float(v) for v in row.split()[1:]]
         assert len(vals) == 5 and vals[0] <= vals[2] <= vals[4], row
+
+
+def test_sigterm_stops_the_emulated_program(memtest, cli_env):
+    """`ddclab emu run` killed by SIGTERM (sent to it alone, as a supervisor or
+    `timeout` does) used to exit at once and leave the emulated program
+    running, orphaned. It now passes the signal on and waits for it."""
+    tmp = cli_env["TMPDIR"]
+    p = subprocess.Popen([sys.executable, "-m", "ddclab", "emu", "run", "--local", "1MiB", "--no-baseline",
+                          "--", str(memtest), "sleep", "31"], env=cli_env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(n.startswith("ddclab-emu-") for n in os.listdir(tmp)):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 128 + signal.SIGTERM, (p.returncode, err)
+    assert os.listdir(tmp) == [], "temporary files left behind"
+    r = subprocess.run(["pgrep", "-f", f"{memtest} sleep 31"], capture_output=True)
+    assert r.returncode == 1, "the emulated program is still running"

@@ -51,6 +51,36 @@ pub struct Emu {
     pub target_mark: u64,
     /// Print events on stderr (DDCLAB_MEMU_DEBUG=1).
     pub debug: bool,
+    /// Work the interposed calls hand to the handler thread (see `request`).
+    pub req: Requests,
+}
+
+/// What a program thread asks the handler thread to do (see `Emu::request`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Req {
+    /// Register [a, b) (a new private anonymous mmap).
+    Register(u64, u64),
+    /// Rescan /proc/self/maps unless [a, b) is registered (large malloc).
+    Check(u64, u64),
+    /// Rescan /proc/self/maps (brk/sbrk).
+    Rescan,
+    /// mremap moved or resized `old` to [new, end).
+    Remap { old: u64, new: u64, end: u64 },
+    /// Bring every remote page home (fork's prepare handler).
+    FetchAll,
+}
+
+/// One request at a time: a requester holds `lock` for the round trip.
+pub struct Requests {
+    lock: Lock<Option<Req>>,
+    /// Set when a request is waiting; the handler takes it.
+    pending: AtomicBool,
+    /// Futex word: bumped by the handler when a request is served.
+    done: AtomicU32,
+    /// eventfd that wakes the handler from its poll.
+    pub fd: i32,
+    /// Thread id of the handler thread (0 until it runs).
+    pub handler_tid: std::sync::atomic::AtomicI32,
 }
 
 static EMU: AtomicPtr<Emu> = AtomicPtr::new(std::ptr::null_mut());
@@ -148,6 +178,13 @@ pub fn start(cfg: Config) {
         wake_mark,
         target_mark,
         debug: std::env::var_os("DDCLAB_MEMU_DEBUG").is_some(),
+        req: Requests {
+            lock: Lock::new(None),
+            pending: AtomicBool::new(false),
+            done: AtomicU32::new(0),
+            fd: unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
+            handler_tid: std::sync::atomic::AtomicI32::new(0),
+        },
         cfg,
     });
     let emu: &'static Emu = Box::leak(emu);
@@ -198,6 +235,87 @@ fn spawn(f: fn(&'static Emu)) {
 }
 
 impl Emu {
+    /// Have the handler thread do `r` and wait until it is done.
+    ///
+    /// The interposed calls (mmap, mremap, large malloc, brk, fork) run on a
+    /// program thread, whose stack may be emulated memory: glibc thread stacks
+    /// are recognised and left local, but not every stack is (the JVM gives
+    /// its threads glibc stacks without a glibc guard and commits its own
+    /// guard zones with mmap/mprotect later, so a rescan can register a Java
+    /// thread's stack as a plain anonymous mapping). Work done with the Core
+    /// lock held on such a stack can fault on the stack itself, and that
+    /// fault needs the handler, which needs the lock: deadlock (seen with
+    /// every JVM start that created threads). So a program thread never holds
+    /// the Core lock: it hands the work to the handler thread, whose stack
+    /// lives in the shim's arena, and sleeps on a futex meanwhile (any fault
+    /// on its own stack while it waits is served as usual). The handler never
+    /// waits for the evictor or a program thread, so it always gets round to
+    /// the request.
+    pub fn request(&self, r: Req) {
+        let me = unsafe { libc::gettid() };
+        if self.req.handler_tid.load(Ordering::Acquire) == me {
+            self.serve(r);
+            return;
+        }
+        let mut slot = self.req.lock.lock();
+        *slot = Some(r);
+        let seen = self.req.done.load(Ordering::SeqCst);
+        self.req.pending.store(true, Ordering::SeqCst);
+        let one = 1u64;
+        unsafe { libc::write(self.req.fd, &one as *const u64 as *const libc::c_void, 8) };
+        while self.req.done.load(Ordering::SeqCst) == seen {
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.req.done.as_ptr(),
+                    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                    seen,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
+        drop(slot);
+    }
+
+    /// Handler side of `request`: serve a waiting request, if any.
+    pub fn serve_requests(&self) {
+        if !self.req.pending.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        // The requester holds `req.lock` and wrote the slot before setting
+        // `pending`; it does not touch the slot until `done` moves.
+        let r = unsafe { *self.req.lock.get_mut_unchecked() };
+        if let Some(r) = r {
+            self.serve(r);
+        }
+        self.req.done.fetch_add(1, Ordering::SeqCst);
+        unsafe {
+            libc::syscall(libc::SYS_futex, self.req.done.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX);
+        }
+    }
+
+    fn serve(&self, r: Req) {
+        self.stats.add(Counter::Requests, 1);
+        let mut core = self.core.lock();
+        match r {
+            Req::Register(s, e) => self.register(&mut core, s, e),
+            Req::Check(s, e) => {
+                if !core.pt.is_registered(s) || !core.pt.is_registered(e.saturating_sub(1)) {
+                    self.rescan(&mut core);
+                }
+            }
+            Req::Rescan => self.rescan(&mut core),
+            Req::Remap { old, new, end } => {
+                if core.pt.is_registered(old) || core.pt.is_registered(new) {
+                    // The kernel carried the registration over to the grown
+                    // or moved mapping; record its new extent.
+                    core.pt.add_region(new, end);
+                }
+            }
+            Req::FetchAll => self.fetch_all(&mut core),
+        }
+    }
+
     pub fn budget(&self) -> u64 {
         self.cfg.local_pages
     }

@@ -93,7 +93,10 @@ pub fn handler_main(emu: &'static Emu) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
     let mut room_freed = false;
+    emu.req.handler_tid.store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::Release);
     loop {
+        // 0. Work handed over by the interposed calls (see `Emu::request`).
+        emu.serve_requests();
         let now = now_ns();
         // 1. Complete remote reads whose modelled time has come (the lock is
         //    taken only then: the evictor needs it too).
@@ -169,14 +172,19 @@ pub fn handler_main(emu: &'static Emu) {
         let mut fds = [
             libc::pollfd { fd: emu.uffd, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: emu.room_fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: emu.req.fd, events: libc::POLLIN, revents: 0 },
         ];
         let ts = wait_ns.map(|w| libc::timespec { tv_sec: (w / 1_000_000_000) as i64, tv_nsec: (w % 1_000_000_000) as i64 });
         let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };
+        unsafe { libc::ppoll(fds.as_mut_ptr(), 3, tsp, std::ptr::null()) };
         if fds[1].revents & libc::POLLIN != 0 {
             let mut v = 0u64;
             unsafe { libc::read(emu.room_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
             room_freed = true;
+        }
+        if fds[2].revents & libc::POLLIN != 0 {
+            let mut v = 0u64;
+            unsafe { libc::read(emu.req.fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
         }
     }
 }

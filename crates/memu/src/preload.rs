@@ -15,12 +15,17 @@
 //! home and the evictor is held; the child then starts an emulator of its own
 //! with the same settings. vfork/posix_spawn share the parent's memory and need
 //! nothing.
+//!
+//! None of these hooks takes the Core lock on the calling (program) thread:
+//! the work is handed to the handler thread (`Emu::request`), because the
+//! caller's stack may be emulated memory and a fault on it with the lock held
+//! would deadlock.
 
 // The exported functions replace libc's: their safety contract is libc's.
 #![allow(clippy::missing_safety_doc)]
 
 use crate::config::Config;
-use crate::emu::{self, ACTIVE};
+use crate::emu::{self, Req, ACTIVE};
 use crate::sys;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
 
@@ -53,10 +58,15 @@ extern "C" fn ctor() {
 
 extern "C" fn fork_prepare() {
     if let Some(e) = emu::get() {
+        // Hold the evictor off (it holds fork_lock for a whole batch), have
+        // the handler bring every page home (this thread must not hold the
+        // Core lock while its own stack may fault: see `Emu::request`), then
+        // hold the Core lock across fork so the child's copy of the shim's
+        // state and allocator is consistent. Nothing can go remote in
+        // between: only the evictor evicts.
         e.fork_lock.raw_lock();
+        e.request(Req::FetchAll);
         e.core.raw_lock();
-        let core = unsafe { e.core.get_mut_unchecked() };
-        e.fetch_all(core);
     }
 }
 
@@ -101,9 +111,8 @@ fn set_errno(e: i32) {
 
 fn on_new_region(start: u64, len: u64) {
     if let Some(e) = emu::get() {
-        let mut core = e.core.lock();
         let end = (start + len).next_multiple_of(4096);
-        e.register(&mut core, start, end);
+        e.request(Req::Register(start, end));
     }
 }
 
@@ -164,13 +173,8 @@ pub unsafe extern "C" fn mremap(
         return libc::MAP_FAILED;
     }
     if let Some(e) = emu::get() {
-        let mut core = e.core.lock();
-        if core.pt.is_registered(old as u64) || core.pt.is_registered(r as u64) {
-            // The kernel carried the registration over to the grown or moved
-            // mapping; record its new extent.
-            let end = (r as u64 + new_len as u64).next_multiple_of(4096);
-            core.pt.add_region(r as u64, end);
-        }
+        let end = (r as u64 + new_len as u64).next_multiple_of(4096);
+        e.request(Req::Remap { old: old as u64, new: r as u64, end });
     }
     r as *mut libc::c_void
 }
@@ -193,10 +197,7 @@ fn after_large_alloc(p: *mut libc::c_void, n: usize) {
         return;
     }
     if let Some(e) = emu::get() {
-        let mut core = e.core.lock();
-        if !core.pt.is_registered(p as u64) || !core.pt.is_registered(p as u64 + n as u64 - 1) {
-            e.rescan(&mut core);
-        }
+        e.request(Req::Check(p as u64, p as u64 + n as u64));
     }
 }
 
@@ -384,8 +385,7 @@ unsafe fn next<T>(name: &std::ffi::CStr) -> Option<T> {
 
 fn after_brk() {
     if let Some(e) = emu::get() {
-        let mut core = e.core.lock();
-        e.rescan(&mut core);
+        e.request(Req::Rescan);
     }
 }
 

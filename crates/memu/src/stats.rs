@@ -76,6 +76,9 @@ pub enum Counter {
     /// uffd-wp markers removed from empty page-table entries before a page
     /// could be installed there (see `Emu::clear_marker`).
     MarkersCleared,
+    /// Requests of the interposed calls (mmap, large malloc, brk, mremap,
+    /// fork) served by the handler thread (see `Emu::request`).
+    Requests,
     N,
 }
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -147,11 +148,31 @@ class Blade:
                 f.close()
 
 
+class Terminated(SystemExit):
+    """SIGTERM (or SIGHUP) arrived while a program ran under the emulator:
+    raised from the signal handler so the clean-up below runs (Python's
+    default action would exit at once and leave the program orphaned)."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
 def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None, quiet: bool = False) -> RunResult:
     shim = paths.shim()
     tmp = Path(tempfile.mkdtemp(prefix="ddclab-emu-"))
     proc = None
     blade = None
+    old_handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                old_handlers[sig] = signal.signal(sig, _raise_terminated)
+    term_sig = None
     try:
         (tmp / "stats").mkdir()
         env = dict(os.environ)
@@ -182,10 +203,22 @@ def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None,
         if trace_out is not None:
             res.trace_rows, res.trace_dropped = trace.write_parquet(tmp / "trace", trace_out)
         return res
+    except Terminated as exc:
+        term_sig = exc.signum
+        raise
     finally:
+        for sig in old_handlers:
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the clean-up short
         if proc is not None and proc.poll() is None:
-            # Interrupted: the program got the same SIGINT from the terminal;
-            # give it a moment to exit on its own, then make sure it is gone.
+            # Interrupted. On Ctrl-C the program got the same SIGINT from the
+            # terminal; on SIGTERM/SIGHUP (sent to this process only) pass it
+            # on. Give it a moment to exit on its own, then make sure it is
+            # gone: never leave it running without us.
+            if term_sig is not None:
+                try:
+                    proc.send_signal(term_sig)
+                except OSError:
+                    pass
             try:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
@@ -194,6 +227,8 @@ def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None,
         if blade is not None:
             blade.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
 
 
 # ---------------------------------------------------------------- calibration

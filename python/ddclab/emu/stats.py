@@ -27,7 +27,7 @@ COUNTERS = [
     "resident", "peak_resident", "budget", "handler_ns", "injected_ns", "stall_ns",
     "registered", "rescans", "trace_records", "trace_dropped", "fork_prefetch",
     "events", "start_ns", "evict_races", "evict_ns", "late_pages",
-    "move_misreports", "stale_local", "markers_cleared",
+    "move_misreports", "stale_local", "markers_cleared", "hook_requests",
 ]
 
 
