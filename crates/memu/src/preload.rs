@@ -414,3 +414,49 @@ pub unsafe extern "C" fn sbrk(incr: libc::intptr_t) -> *mut libc::c_void {
     }
     r
 }
+
+// ---------------------------------------------------------------- descriptors
+
+/// close(): the emulator's own descriptors stay open (reported closed).
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: libc::c_int) -> libc::c_int {
+    if let Some(e) = emu::get() {
+        if e.owns_fd(fd) {
+            return 0;
+        }
+    }
+    libc::syscall(libc::SYS_close, fd) as libc::c_int
+}
+
+/// close_range(): as close, for every descriptor of the range but the
+/// emulator's own.
+#[no_mangle]
+pub unsafe extern "C" fn close_range(first: libc::c_uint, last: libc::c_uint, flags: libc::c_int) -> libc::c_int {
+    let Some(e) = emu::get() else {
+        return libc::syscall(libc::SYS_close_range, first, last, flags) as libc::c_int;
+    };
+    let mut own: Vec<u32> = [e.uffd, e.room_fd, e.req.fd, e.pagemap_fd]
+        .into_iter()
+        .filter(|&f| f >= 0 && (f as u32) >= first && (f as u32) <= last)
+        .map(|f| f as u32)
+        .collect();
+    own.sort_unstable();
+    own.dedup();
+    let mut lo = first;
+    for f in own {
+        if f > lo {
+            let r = libc::syscall(libc::SYS_close_range, lo, f - 1, flags);
+            if r != 0 {
+                return r as libc::c_int;
+            }
+        }
+        if f == u32::MAX {
+            return 0;
+        }
+        lo = f + 1;
+    }
+    if lo <= last {
+        return libc::syscall(libc::SYS_close_range, lo, last, flags) as libc::c_int;
+    }
+    0
+}
