@@ -316,15 +316,6 @@ impl Emu {
         }
     }
 
-    /// Is `fd` one of the emulator's own descriptors? The interposed close
-    /// and close_range leave these open: closing the userfaultfd would
-    /// unregister everything (remote pages lost) and stop the handler. The
-    /// JDK's process launcher (jspawnhelper) closes every descriptor above 2
-    /// before exec, which made each of the JVM's child processes exit 125.
-    pub fn owns_fd(&self, fd: i32) -> bool {
-        fd >= 0 && (fd == self.uffd || fd == self.room_fd || fd == self.req.fd || fd == self.pagemap_fd)
-    }
-
     pub fn budget(&self) -> u64 {
         self.cfg.local_pages
     }
