@@ -5,8 +5,8 @@
 # java command line, then this script execs it (same pid: the Spark JVM is the
 # emulated root process). Unlike spark-class, the launcher JVM runs OUTSIDE the
 # emulator (LD_PRELOAD and DDCLAB_MEMU* removed for it alone): it is set-up,
-# not the measured application. (It also hangs under the emulator as of this
-# writing; see docs/ddc-requirements.md.)
+# not the measured application. (JVM start-up hung under the emulator until
+# the hooks stopped holding its lock; see docs/notes-for-emu.md.)
 #
 # usage: SPARK_HOME=... spark-submit-emu.sh [spark-submit arguments...]
 set -eo pipefail
