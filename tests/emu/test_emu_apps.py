@@ -50,6 +50,14 @@ def _stop(proc):
     proc.wait()
 
 
+def _memcached_argv(port: int, threads: int) -> list[str]:
+    """memcached on loopback, UDP off, 64 MiB of items."""
+    argv = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", str(threads), "-m", "64"]
+    if os.geteuid() == 0:
+        argv += ["-u", "root"]
+    return argv
+
+
 @pytest.mark.skipif(shutil.which("memcached") is None, reason="memcached is not installed (apt-get install -y memcached)")
 def test_memcached_with_worker_threads_starts(memu_dir, tmp_path):
     """memcached -t 4 used to deadlock at start-up in most attempts: a worker's
@@ -60,9 +68,7 @@ def test_memcached_with_worker_threads_starts(memu_dir, tmp_path):
         port = _free_port()
         d = tmp_path / f"st{i}"
         d.mkdir()
-        argv = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "4", "-m", "64"]
-        if os.geteuid() == 0:
-            argv += ["-u", "root"]
+        argv = _memcached_argv(port, threads=4)
         proc, ok = _start(argv, port, d, "300")
         try:
             assert ok, f"start-up {i + 1}/3 did not listen within 10 s (exit {proc.returncode})"
@@ -84,9 +90,7 @@ def test_memcached_two_workers_at_a_tiny_budget_completes(memu_dir, tmp_path):
         port = _free_port()
         d = tmp_path / f"st{i}"
         d.mkdir()
-        argv = [shutil.which("memcached"), "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "2", "-m", "64"]
-        if os.geteuid() == 0:
-            argv += ["-u", "root"]
+        argv = _memcached_argv(port, threads=2)
         proc, ok = _start(argv, port, d, "99")
         try:
             assert ok, f"start-up {i + 1} did not listen within 10 s (exit {proc.returncode})"
