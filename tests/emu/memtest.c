@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,6 +245,35 @@ static void *js_thread(void *a) {
     return 0;
 }
 
+/* "closefds": close every descriptor above 2, as the JDK's jspawnhelper (and
+ * daemons, and Python's subprocess in a forked child) do, then keep running:
+ * reuse low descriptor numbers, allocate and check new memory, check the
+ * memory written before, fork. With "remote" the memory written before has
+ * gone remote (small budget) when the descriptors are closed: the shim must
+ * stop the program (exit 125) rather than let it read zeros (exit 3). */
+static int closefds_mode(size_t n, int remote) {
+    uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fill(p, n, 11);
+    churn(p, n, 2);
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) { perror("close_range"); return 4; }
+    usleep(300 * 1000);  /* the emulator notices now, not at exit */
+    int fds[8];
+    for (int i = 0; i < 8; i++) fds[i] = open("/dev/null", O_RDONLY);
+    if (!check(p, n, 11, remote ? "remote-before-close" : "before-close")) return 3;
+    uint64_t *q = malloc(n * 8);
+    fill(q, n, 12);
+    churn(q, n, 2);
+    if (!check(q, n, 12, "after-close")) return 3;
+    pid_t c = fork();
+    if (c == 0) _exit(check(p, n, 11, "child") && check(q, n, 12, "child") ? 0 : 3);
+    int st = 0;
+    waitpid(c, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "child status %d\n", st); return 3; }
+    for (int i = 0; i < 8; i++) close(fds[i]);
+    printf("OK closefds\n");
+    return 0;
+}
+
 static int jvmstack_mode(void) {
     pthread_t th[JS_THREADS];
     pthread_attr_t at;
@@ -350,6 +381,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(mode, "churn")) return churn_mode(mb);
     if (!strcmp(mode, "jvmstack")) return jvmstack_mode();
+    if (!strcmp(mode, "closefds")) return closefds_mode(n, 0);
+    if (!strcmp(mode, "closefds-remote")) return closefds_mode(n, 1);
     if (!strcmp(mode, "mprotect")) {  /* evicted while writable, read back read-only */
         uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         fill(p, n, 11);

@@ -169,7 +169,23 @@ impl BladeStore {
     }
 }
 
+impl Conn {
+    fn raw_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Shm { _sock, .. } => _sock.as_raw_fd(),
+        }
+    }
+}
+
 impl BladeConns {
+    /// The connections' descriptors (see `Emu::own_fds`). Called before the
+    /// service threads use the connections.
+    pub fn fds(&self) -> [i32; 2] {
+        unsafe { [self.fetch.get_mut_unchecked().raw_fd(), self.evict.get_mut_unchecked().raw_fd()] }
+    }
+
     pub fn connect(cfg: &Config) -> Result<BladeConns, String> {
         let group = ((unsafe { libc::getpid() } as u64) << 32) ^ crate::sys::now_ns();
         let fetch = Conn::connect(cfg.backend, &cfg.backend_addr, group)?;

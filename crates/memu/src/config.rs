@@ -39,7 +39,20 @@ pub struct Config {
     pub stats_dir: Option<String>,
     pub trace_dir: Option<String>,
     pub trace_capacity: u64,
+    /// Executables (file names of /proc/self/exe) left unemulated.
+    pub unemulated: Vec<String>,
+    /// Keep the service threads in the program's descriptor table (what
+    /// happens anyway where unshare(CLONE_FILES) is refused); for tests of
+    /// that fallback.
+    pub shared_fds: bool,
 }
+
+/// Left unemulated unless DDCLAB_MEMU_UNEMULATED says otherwise: the JDK's
+/// helper that every process a JVM starts goes through. It only closes
+/// descriptors and execs the real child (which is emulated again: LD_PRELOAD
+/// is inherited), so emulating it would cost a userfaultfd, two threads and
+/// a scan of its maps per child process and measure nothing.
+pub const DEFAULT_UNEMULATED: &str = "jspawnhelper";
 
 fn num(var: &'static str, get: &dyn Fn(&str) -> Option<String>, default: u64) -> Result<u64, ConfigError> {
     match get(var) {
@@ -113,7 +126,19 @@ impl Config {
                 })
             }
         };
+        let unemulated_spec = get("DDCLAB_MEMU_UNEMULATED").unwrap_or_else(|| DEFAULT_UNEMULATED.to_string());
+        let unemulated: Vec<String> =
+            unemulated_spec.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect();
+        if unemulated.iter().any(|n| n.contains('/')) {
+            return Err(ConfigError::Bad {
+                var: "DDCLAB_MEMU_UNEMULATED",
+                value: unemulated_spec,
+                why: "expected comma-separated executable file names (no directories)",
+            });
+        }
         Ok(Config {
+            unemulated,
+            shared_fds: num("DDCLAB_MEMU_SHARED_FDS", get, 0)? != 0,
             local_pages,
             model,
             readahead,
@@ -146,6 +171,16 @@ mod tests {
         assert_eq!(c.model, Model::Link { latency_ns: 0, bandwidth_bps: 0 });
         assert_eq!(c.readahead, 8);
         assert_eq!(c.backend, BackendKind::InProc);
+        assert_eq!(c.unemulated, vec!["jspawnhelper".to_string()]);
+    }
+
+    #[test]
+    fn unemulated_executables_are_a_list_of_names() {
+        let c = cfg(&[("DDCLAB_MEMU_UNEMULATED", "a, b,,")]).unwrap();
+        assert_eq!(c.unemulated, vec!["a".to_string(), "b".to_string()]);
+        assert!(cfg(&[("DDCLAB_MEMU_UNEMULATED", "")]).unwrap().unemulated.is_empty());
+        let e = cfg(&[("DDCLAB_MEMU_UNEMULATED", "/usr/bin/x")]).unwrap_err();
+        assert!(e.to_string().starts_with("DDCLAB_MEMU_UNEMULATED="), "{e}");
     }
 
     #[test]

@@ -20,6 +20,20 @@ pub struct Core {
 
 pub struct Emu {
     pub uffd: i32,
+    /// (device, inode) of the userfaultfd, to tell whether `uffd` still
+    /// refers to it (the program may close it: see `lose_uffd`).
+    pub uffd_id: (u64, u64),
+    /// Emulation has stopped for good: the program closed the userfaultfd.
+    /// The service threads touch nothing of the program's any more.
+    pub off: AtomicBool,
+    /// The service threads have descriptor tables of their own (see
+    /// `private_fd_table`) and the program's table holds none of the
+    /// emulator's descriptors but `req.fd`.
+    pub private_fds: AtomicBool,
+    /// Service threads that have set up their descriptor table; a thread
+    /// that could not sets `fd_unshare_failed`.
+    threads_ready: AtomicU32,
+    fd_unshare_failed: AtomicBool,
     pub reg_mode: u64,
     pub cfg: Config,
     pub core: Lock<Core>,
@@ -44,6 +58,7 @@ pub struct Emu {
     pub evict_stuck: AtomicBool,
     pub batch_seq: AtomicU64,
     pub pagemap_fd: i32,
+    pub pagemap_id: Option<(u64, u64)>,
     /// Shim-private ranges never registered (arena, store).
     pub exclude: Vec<(u64, u64)>,
     pub zero_page: u64,
@@ -81,6 +96,9 @@ pub struct Requests {
     pub fd: i32,
     /// Thread id of the handler thread (0 until it runs).
     pub handler_tid: std::sync::atomic::AtomicI32,
+    /// The program closed its copy of `fd`: requests are not signalled, the
+    /// handler polls for them.
+    pub fd_lost: AtomicBool,
 }
 
 static EMU: AtomicPtr<Emu> = AtomicPtr::new(std::ptr::null_mut());
@@ -121,7 +139,7 @@ pub fn start(cfg: Config) {
         features |= uffd::FEATURE_WP_ASYNC | uffd::FEATURE_WP_UNPOPULATED;
     }
     let (fd, got) = match uffd::open(features) {
-        Ok(x) => x,
+        Ok((fd, got)) => (sys::high_fd(fd), got),
         Err(e) => die(&format!("userfaultfd unavailable (errno {e}); the emulator needs root or vm.unprivileged_userfaultfd=1")),
     };
     if got & uffd::FEATURE_MOVE == 0 {
@@ -153,13 +171,19 @@ pub fn start(cfg: Config) {
     stats.set(Counter::Budget, if budget == u64::MAX { 0 } else { budget });
     stats.set(Counter::StartNs, sys::now_ns());
     let trace = cfg.trace_dir.as_deref().and_then(|d| Trace::open(d, cfg.trace_capacity));
-    let pagemap_fd = unsafe { libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let pagemap_fd = sys::high_fd(unsafe { libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) });
+    let uffd_id = sys::file_id(fd).unwrap_or_else(|| die("cannot stat the userfaultfd"));
     let zero: Box<[u8]> = vec![0u8; PAGE as usize].into_boxed_slice();
     let zero_page = Box::leak(zero).as_ptr() as u64;
     let (wake_mark, target_mark) = watermarks(budget, cfg.evict_batch as u64);
     let net = NetModel::new(cfg.model.clone());
     let emu = Box::new(Emu {
         uffd: fd,
+        uffd_id,
+        off: AtomicBool::new(false),
+        private_fds: AtomicBool::new(false),
+        threads_ready: AtomicU32::new(0),
+        fd_unshare_failed: AtomicBool::new(false),
         reg_mode,
         core: Lock::new(Core { pt: PageTable::default(), store, net }),
         blade,
@@ -168,11 +192,12 @@ pub fn start(cfg: Config) {
         trace,
         evict_word: AtomicU32::new(0),
         evictor_idle: AtomicBool::new(true),
-        room_fd: unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
+        room_fd: sys::high_fd(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }),
         room_waiters: AtomicBool::new(false),
         evict_stuck: AtomicBool::new(false),
         batch_seq: AtomicU64::new(0),
         pagemap_fd,
+        pagemap_id: sys::file_id(pagemap_fd),
         exclude,
         zero_page,
         wake_mark,
@@ -182,8 +207,9 @@ pub fn start(cfg: Config) {
             lock: Lock::new(None),
             pending: AtomicBool::new(false),
             done: AtomicU32::new(0),
-            fd: unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) },
+            fd: sys::high_fd(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }),
             handler_tid: std::sync::atomic::AtomicI32::new(0),
+            fd_lost: AtomicBool::new(false),
         },
         cfg,
     });
@@ -197,7 +223,54 @@ pub fn start(cfg: Config) {
         let mut core = emu.core.lock();
         emu.rescan(&mut core);
     }
+    // Once both service threads hold their own copies, the program's table
+    // keeps only the request eventfd: the program can then close any
+    // descriptor it likes without touching the emulator.
+    while emu.threads_ready.load(Ordering::Acquire) < 2 {
+        unsafe { libc::sched_yield() };
+    }
+    if !emu.fd_unshare_failed.load(Ordering::Acquire) {
+        for fd in emu.own_fds() {
+            if fd != emu.req.fd {
+                unsafe { libc::close(fd) };
+            }
+        }
+        emu.private_fds.store(true, Ordering::Release);
+    }
     ACTIVE.store(true, Ordering::Release);
+}
+
+/// Give the calling service thread a descriptor table of its own holding
+/// only the emulator's descriptors; false if the kernel refuses (e.g. a
+/// seccomp filter that forbids unshare).
+///
+/// Why: programs close descriptors they did not open -- the JDK's
+/// jspawnhelper closes every descriptor above 2 before it execs the child
+/// of every process a JVM starts, daemons and Python's subprocess (in a
+/// forked child) do the same. Closing the last descriptor of a userfaultfd
+/// releases it: the kernel unregisters every range, and pages parked in the
+/// store come back as zeros. With a private table the service threads keep
+/// the userfaultfd (and the eventfds, /proc/self/pagemap, the blade
+/// connections) open whatever the program closes, and a number the program
+/// reuses is never the emulator's. (Holding it in poll() is not enough: poll
+/// drops its reference when it returns, which is when the release happens.)
+fn private_fd_table(emu: &Emu) -> bool {
+    if emu.cfg.shared_fds || unsafe { libc::unshare(libc::CLONE_FILES) } != 0 {
+        return false;
+    }
+    // The copy also holds the program's descriptors of this moment; drop
+    // them, or a pipe the program closes would never see its end.
+    let mut keep = emu.own_fds();
+    keep.sort_unstable();
+    let mut from: u32 = 3;
+    for k in keep.into_iter().filter(|&k| k >= 3).map(|k| k as u32) {
+        if k > from {
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0u32) };
+        }
+        from = from.max(k + 1);
+    }
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32) };
+    true
 }
 
 extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
@@ -209,6 +282,10 @@ extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         let f: fn(&'static Emu) = std::mem::transmute(f);
         let emu = &*EMU.load(Ordering::Acquire);
+        if !private_fd_table(emu) {
+            emu.fd_unshare_failed.store(true, Ordering::Release);
+        }
+        emu.threads_ready.fetch_add(1, Ordering::AcqRel);
         f(emu);
     }
     std::ptr::null_mut()
@@ -261,8 +338,13 @@ impl Emu {
         *slot = Some(r);
         let seen = self.req.done.load(Ordering::SeqCst);
         self.req.pending.store(true, Ordering::SeqCst);
-        let one = 1u64;
-        unsafe { libc::write(self.req.fd, &one as *const u64 as *const libc::c_void, 8) };
+        if self.program_req_fd_ok() {
+            let one = 1u64;
+            unsafe { libc::write(self.req.fd, &one as *const u64 as *const libc::c_void, 8) };
+        } else {
+            // The handler looks for requests at least every millisecond now.
+            self.req.fd_lost.store(true, Ordering::SeqCst);
+        }
         while self.req.done.load(Ordering::SeqCst) == seen {
             unsafe {
                 libc::syscall(
@@ -275,6 +357,25 @@ impl Emu {
             }
         }
         drop(slot);
+    }
+
+    /// Does `req.fd` in the program's descriptor table still refer to the
+    /// handler's eventfd? The program may have closed it (and reused the
+    /// number: writing 8 bytes there would corrupt one of its files).
+    /// kcmp compares the two tables' entries; where it is unavailable the
+    /// number is trusted (it is near the top of the table: see `high_fd`).
+    fn program_req_fd_ok(&self) -> bool {
+        if self.req.fd_lost.load(Ordering::Relaxed) {
+            return false;
+        }
+        let handler = self.req.handler_tid.load(Ordering::Acquire);
+        if !self.private_fds.load(Ordering::Acquire) || handler == 0 {
+            return true;
+        }
+        const KCMP_FILE: i32 = 0;
+        let me = unsafe { libc::gettid() };
+        let r = unsafe { libc::syscall(libc::SYS_kcmp, me, handler, KCMP_FILE, self.req.fd, self.req.fd) };
+        r == 0 || (r < 0 && sys::errno() != libc::EBADF)
     }
 
     /// Handler side of `request`: serve a waiting request, if any.
@@ -296,6 +397,11 @@ impl Emu {
 
     fn serve(&self, r: Req) {
         self.stats.add(Counter::Requests, 1);
+        if self.off.load(Ordering::Acquire) {
+            // A hook that passed the ACTIVE check just before emulation
+            // stopped: nothing to register any more, but it must be answered.
+            return;
+        }
         let mut core = self.core.lock();
         match r {
             Req::Register(s, e) => self.register(&mut core, s, e),
@@ -314,6 +420,79 @@ impl Emu {
             }
             Req::FetchAll => self.fetch_all(&mut core),
         }
+    }
+
+    /// Does `uffd` still refer to the emulator's userfaultfd? False once the
+    /// program closed it (EBADF) or the number was reused for another file.
+    pub fn uffd_intact(&self) -> bool {
+        sys::file_id(self.uffd) == Some(self.uffd_id)
+    }
+
+    /// The program closed the userfaultfd (handler side; never returns).
+    ///
+    /// Closing the last reference releases the userfaultfd in the kernel:
+    /// every range it registered is unregistered, threads waiting on a fault
+    /// are woken, and from then on the memory behaves like any anonymous
+    /// memory -- a missing page reads as zeros. That is harmless for pages
+    /// the program never wrote (first touches) and for local pages, but the
+    /// contents of a remote page live only in the store: the program would
+    /// silently compute with zeros in their place. So: with no page remote,
+    /// stop emulating and let the program run on natively (counted as
+    /// `uffd_closed`); with pages remote, stop the program with a one-line
+    /// message. Nothing becomes remote after the close (only the evictor's
+    /// UFFDIO_MOVE makes a page remote, and it fails on a closed
+    /// descriptor), so the count taken here is the count at the close.
+    ///
+    /// This is how programs that close every descriptor above 2 keep working
+    /// (the JDK's jspawnhelper did, before the exec of every process a JVM
+    /// starts: the handler used to exit 125 on the failed read).
+    pub fn lose_uffd(&self) -> ! {
+        self.off.store(true, Ordering::SeqCst);
+        ACTIVE.store(false, Ordering::SeqCst);
+        // Recorded first: a program that closes every descriptor usually
+        // execs right after, and the exec may end this thread at any point.
+        self.stats.set(Counter::UffdClosed, 1);
+        self.wake_evictor();
+        // Wait out an eviction batch in flight (it holds fork_lock), still
+        // answering hooks: fork's prepare handler holds fork_lock while it
+        // waits for its request.
+        while !self.fork_lock.try_raw_lock() {
+            self.serve_requests();
+            sys::sleep_ns(1_000_000);
+        }
+        let remote = {
+            let core = self.core.lock();
+            core.pt.pages.values().filter(|p| matches!(p.state, State::Remote | State::Fetching | State::Evicting)).count()
+        };
+        unsafe { self.fork_lock.raw_unlock() };
+        if remote > 0 {
+            die(&format!(
+                "the program closed the emulator's userfaultfd (descriptor {}) while {remote} of its pages were remote; \
+                 their contents would be lost, so the program is stopped",
+                self.uffd
+            ));
+        }
+        if self.debug {
+            sys::write_all(2, b"ddclab-memu: the program closed the userfaultfd; emulation stopped\n");
+        }
+        // Hooks that passed the ACTIVE check before it was cleared still wait
+        // for an answer.
+        loop {
+            self.serve_requests();
+            sys::sleep_ns(10_000_000);
+        }
+    }
+
+    /// Every descriptor the emulator keeps open.
+    pub fn own_fds(&self) -> Vec<i32> {
+        let mut v = vec![self.uffd, self.room_fd, self.req.fd];
+        if self.pagemap_fd >= 0 {
+            v.push(self.pagemap_fd);
+        }
+        if let Some(b) = &self.blade {
+            v.extend(b.fds());
+        }
+        v
     }
 
     pub fn budget(&self) -> u64 {

@@ -28,6 +28,13 @@ const RESCAN_NS: u64 = 20_000_000;
 pub fn evictor_main(emu: &'static Emu) {
     let mut last_rescan = now_ns();
     loop {
+        if emu.off.load(Ordering::Acquire) {
+            // The program closed the userfaultfd (`Emu::lose_uffd`): nothing
+            // to evict into any more, ever.
+            loop {
+                sys::sleep_ns(3_600_000_000_000);
+            }
+        }
         let seen = emu.evict_word.load(Ordering::Acquire);
         let now = now_ns();
         if now - last_rescan > RESCAN_NS {
@@ -92,6 +99,9 @@ pub fn evictor_main(emu: &'static Emu) {
 /// why only this thread may do it.
 fn discard_slots(emu: &Emu) {
     let _fork = emu.fork_lock.lock();
+    if emu.off.load(Ordering::Acquire) {
+        return;
+    }
     let (mut slots, keys) = {
         let mut core = emu.core.lock();
         match &mut core.store {
@@ -137,6 +147,9 @@ fn written_pages(emu: &Emu, start: u64, end: u64, out: &mut Vec<u64>) {
 /// Evict one batch; returns the number of pages that left local memory.
 fn evict_batch(emu: &Emu) -> usize {
     let _fork = emu.fork_lock.lock();
+    if emu.off.load(Ordering::Acquire) {
+        return 0;
+    }
     let t0 = now_ns();
     let dirty_tracking = emu.reg_mode & uffd::REGISTER_MODE_WP != 0;
     let batch = emu.cfg.evict_batch;

@@ -93,6 +93,7 @@ pub fn handler_main(emu: &'static Emu) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
     let mut room_freed = false;
+    let mut eventfds_lost = false;
     emu.req.handler_tid.store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::Release);
     loop {
         // 0. Work handed over by the interposed calls (see `Emu::request`).
@@ -146,6 +147,9 @@ pub fn handler_main(emu: &'static Emu) {
                 continue;
             }
             Err(libc::EAGAIN) | Err(libc::EINTR) => {}
+            // EBADF, or whatever the file now at that number says: the
+            // program closed the userfaultfd (see `Emu::lose_uffd`).
+            Err(_) if !emu.uffd_intact() => emu.lose_uffd(),
             Err(e) => {
                 sys::write_all(2, format!("ddclab-memu: userfaultfd read failed (errno {e})\n").as_bytes());
                 unsafe { libc::_exit(125) };
@@ -168,15 +172,39 @@ pub fn handler_main(emu: &'static Emu) {
         if wait_ns.is_some_and(|w| w < 50_000) {
             continue;
         }
+        // Never sleep unboundedly: a request whose wake-up could not be
+        // sent (the program closed its copy of the eventfd) is found within
+        // 20 ms, and then every millisecond; without private descriptor
+        // tables a closed userfaultfd is released (and noticed) only once
+        // this poll returns.
+        let cap = if eventfds_lost || emu.req.fd_lost.load(std::sync::atomic::Ordering::Relaxed) { 1_000_000 } else { 20_000_000 };
+        wait_ns = Some(wait_ns.map_or(cap, |w| w.min(cap)));
         emu.room_waiters.store(!deferred.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        let ev = |fd: i32| if eventfds_lost { -1 } else { fd };
         let mut fds = [
             libc::pollfd { fd: emu.uffd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: emu.room_fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: emu.req.fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: ev(emu.room_fd), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: ev(emu.req.fd), events: libc::POLLIN, revents: 0 },
         ];
         let ts = wait_ns.map(|w| libc::timespec { tv_sec: (w / 1_000_000_000) as i64, tv_nsec: (w % 1_000_000_000) as i64 });
         let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         unsafe { libc::ppoll(fds.as_mut_ptr(), 3, tsp, std::ptr::null()) };
+        // A closed descriptor polls as POLLNVAL (userfaultfd's release wakes
+        // this poll); a reused number as whatever its new file says. The
+        // identity check costs a system call, so it is made only when the
+        // userfaultfd reports anything but readable.
+        if fds[0].revents & !libc::POLLIN != 0 && !emu.uffd_intact() {
+            emu.lose_uffd();
+        }
+        if (fds[1].revents | fds[2].revents) & libc::POLLNVAL != 0 {
+            // The program closed the eventfds but not the userfaultfd (it
+            // closed descriptors it does not own, one by one): keep serving
+            // faults, polling for room and requests instead.
+            eventfds_lost = true;
+        }
+        if eventfds_lost {
+            room_freed = true; // the evictor's signal cannot arrive: look anyway
+        }
         if fds[1].revents & libc::POLLIN != 0 {
             let mut v = 0u64;
             unsafe { libc::read(emu.room_fd, &mut v as *mut u64 as *mut libc::c_void, 8) };

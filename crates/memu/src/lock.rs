@@ -35,6 +35,10 @@ impl<T> Lock<T> {
             }
         }
     }
+    /// Take the lock if it is free; true if taken (release with `raw_unlock`).
+    pub fn try_raw_lock(&self) -> bool {
+        self.held.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
     /// # Safety
     /// Only after `raw_lock` by this logical owner (fork handlers).
     pub unsafe fn raw_unlock(&self) {

@@ -49,11 +49,22 @@ extern "C" fn ctor() {
             unsafe { libc::_exit(125) };
         }
     };
+    if let Some(name) = exe_name() {
+        if cfg.unemulated.contains(&name) {
+            return;
+        }
+    }
     unsafe {
         CONFIG = Some(cfg.clone());
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
     }
     emu::start(cfg);
+}
+
+/// File name of this process's executable (/proc/self/exe), if readable.
+fn exe_name() -> Option<String> {
+    let p = std::fs::read_link("/proc/self/exe").ok()?;
+    Some(p.file_name()?.to_string_lossy().into_owned())
 }
 
 extern "C" fn fork_prepare() {
@@ -85,12 +96,19 @@ extern "C" fn fork_child() {
         unsafe {
             // The parent's emulator has no threads here; leave its state and
             // start afresh. Its store is empty (everything was fetched).
-            libc::close(e.uffd);
+            // Its descriptors are in this table only if its service threads
+            // share the program's (see `private_fd_table`); the numbers may
+            // be the program's own files otherwise.
+            if !e.private_fds.load(Ordering::Acquire) {
+                if e.uffd_intact() {
+                    libc::close(e.uffd);
+                }
+                if e.pagemap_fd >= 0 && sys::file_id(e.pagemap_fd) == e.pagemap_id {
+                    libc::close(e.pagemap_fd);
+                }
+            }
             if let Some((s, end)) = e.core.get_mut_unchecked().store.exclude_range() {
                 sys::munmap(s, end - s);
-            }
-            if e.pagemap_fd >= 0 {
-                libc::close(e.pagemap_fd);
             }
             #[allow(static_mut_refs)]
             let cfg = CONFIG.clone().unwrap();

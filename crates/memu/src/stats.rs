@@ -79,6 +79,10 @@ pub enum Counter {
     /// Requests of the interposed calls (mmap, large malloc, brk, mremap,
     /// fork) served by the handler thread (see `Emu::request`).
     Requests,
+    /// 1 once the program closed the emulator's userfaultfd (see
+    /// `Emu::lose_uffd`): with no page remote it ran on unemulated, with
+    /// pages remote the shim stopped it (exit 125).
+    UffdClosed,
     N,
 }
 

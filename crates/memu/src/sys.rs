@@ -75,3 +75,48 @@ pub fn read_file(path: &str) -> Option<Vec<u8>> {
     unsafe { libc::close(fd) };
     Some(out)
 }
+
+/// Move the shim's descriptor `fd` to a high number (close-on-exec) and
+/// return the new number; `fd` itself if that is not possible.
+///
+/// Programs that close every descriptor above 2 (the JDK's jspawnhelper,
+/// daemons, Python's subprocess in a forked child) close the emulator's too;
+/// the emulator notices and stops (see `Emu::lose_uffd`). What it cannot
+/// notice is a *reused* number: had the number been handed out again by the
+/// program's next open() before the handler looked, the handler would read
+/// the program's file (or the evictor write to it). open() hands out the
+/// lowest free number, so numbers near the top of the table are not reused
+/// in practice. The top is capped at 1024: a soft limit of millions would
+/// otherwise grow the descriptor table (and every fork's copy of it) to
+/// that size.
+pub fn high_fd(fd: i32) -> i32 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    if fd < 0 || unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return fd;
+    }
+    let top = lim.rlim_cur.min(1024) as i32;
+    if top < 128 {
+        return fd;
+    }
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, top - 64) };
+    if new < 0 {
+        return fd;
+    }
+    unsafe { libc::close(fd) };
+    new
+}
+
+/// (device, inode) of the file behind `fd`; None if `fd` is not open.
+pub fn file_id(fd: i32) -> Option<(u64, u64)> {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Sleep for `ns` nanoseconds (EINTR ends it early; callers loop anyway).
+pub fn sleep_ns(ns: u64) {
+    let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+}

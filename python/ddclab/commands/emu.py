@@ -86,6 +86,9 @@ def _report(label: str, r: runner.RunResult) -> dict:
     t = r.summary.totals
     click.echo(f"  {label:<10} {r.runtime_s:9.3f} s  {r.status_text():<16} remote faults {t['remote_faults']:>8}  "
                f"pages in {t['pages_fetched']:>8}  out {t['pages_evicted']:>8} (written back {t['pages_written_back']})")
+    if t.get("uffd_closed"):
+        click.echo(f"  {'':<10} {t['uffd_closed']} process(es) closed the emulator's userfaultfd and ran on unemulated "
+                   "from then on (see docs/emulator.md)")
     return {
         "runtime_s": r.runtime_s,
         "returncode": r.returncode,

@@ -28,6 +28,7 @@ COUNTERS = [
     "registered", "rescans", "trace_records", "trace_dropped", "fork_prefetch",
     "events", "start_ns", "evict_races", "evict_ns", "late_pages",
     "move_misreports", "stale_local", "markers_cleared", "hook_requests",
+    "uffd_closed",
 ]
 
 
