@@ -13,6 +13,7 @@ use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
 
+const DIST: usize = 0;
 /// When the loop should stop.
 #[derive(Clone, Copy, Debug)]
 pub struct StopRule {
@@ -72,18 +73,22 @@ impl<T: Transport> Engine<T> {
                 return Progress::Stalled;
             }
             w.now = ev.time;
+            if let Some(EventKind::LinkArrive(port, pkt)) = w.events.peek_sorted(DIST) {
+                w.net.prefetch_port(port);
+                w.packets.prefetch(pkt);
+            }
             match ev.kind {
-                EventKind::LinkArrive(port) => {
+                EventKind::LinkArrive(port, pkt) => {
                     let pt = &mut w.net.ports[port.idx()];
                     let flight = pt
                         .pop_arrival()
                         .expect("a link event without a packet in flight");
+                    debug_assert_eq!(flight.pkt, pkt, "the event names the link's head");
                     let node = pt.peer;
                     if let Some(next) = pt.in_flight.front() {
-                        let at = next.arrive;
-                        w.events.push(at, EventKind::LinkArrive(port));
+                        let (at, head) = (next.arrive, next.pkt);
+                        w.events.push(at, EventKind::LinkArrive(port, head));
                     }
-                    let pkt = flight.pkt;
                     if w.net.is_host(node) {
                         let p = w.packets.get(pkt);
                         if p.kind == PacketKind::Data {

@@ -6,6 +6,7 @@
 //! The queue is a timing wheel (see [`EventQueue`]).
 
 use crate::ids::PortId;
+use crate::packet::PacketId;
 use crate::units::Picos;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,8 +15,9 @@ pub enum EventKind {
     PortFree(PortId),
     /// The head packet of a port's link reaches the far end (its header for
     /// cut-through switches, its last byte for store-and-forward switches and
-    /// for hosts).
-    LinkArrive(PortId),
+    /// for hosts). The packet is named so that its memory can be fetched
+    /// before the event runs.
+    LinkArrive(PortId, PacketId),
     /// The next flow in the workload arrives at its source.
     FlowArrival,
     /// A transport timer; the meaning of the two words is the transport's.
@@ -197,6 +199,18 @@ impl EventQueue {
         })
     }
 
+    /// The event `pop` would return after `ahead` more pops, if it is
+    /// already sorted (in the slot being drained); used only for prefetching.
+    #[inline(always)]
+    pub fn peek_sorted(&self, ahead: usize) -> Option<EventKind> {
+        let n = self.current.len();
+        if ahead < n {
+            Some(self.current[n - 1 - ahead].1)
+        } else {
+            None
+        }
+    }
+
     /// Move to the next non-empty slot and make it current.
     fn advance(&mut self) {
         loop {
@@ -368,6 +382,10 @@ mod against_a_heap {
                     id += 1;
                 } else {
                     let Reverse((t, i)) = reference.pop().unwrap();
+                    // A peek, when it answers, names the event popped next.
+                    if let Some(k) = q.peek_sorted(0) {
+                        assert_eq!(k, EventKind::Timer(i, 0), "seed {seed}");
+                    }
                     let e = q.pop().unwrap();
                     assert_eq!(
                         (e.time, e.kind),

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod network;
 pub mod opt;
 pub mod packet;
+pub mod prefetch;
 pub mod queue;
 pub mod ring;
 pub mod rng;

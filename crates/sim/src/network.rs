@@ -336,6 +336,16 @@ impl Network {
         }
     }
 
+    /// Start fetching the two hot cache lines of a port (see
+    /// [`crate::prefetch`] and the [`Port`] layout).
+    #[inline(always)]
+    pub fn prefetch_port(&self, port: PortId) {
+        if let Some(p) = self.ports.get(port.idx()) {
+            crate::prefetch::line(p);
+            crate::prefetch::line(&p.area);
+        }
+    }
+
     #[inline]
     pub fn is_host(&self, node: NodeId) -> bool {
         node.0 < self.params.hosts

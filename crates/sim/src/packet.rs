@@ -116,6 +116,14 @@ impl PacketPool {
         &self.slots[id.0 as usize]
     }
 
+    /// Start fetching a packet's cache line (see [`crate::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch(&self, id: PacketId) {
+        if let Some(p) = self.slots.get(id.0 as usize) {
+            crate::prefetch::line(p);
+        }
+    }
+
     #[inline]
     pub fn get_mut(&mut self, id: PacketId) -> &mut Packet {
         &mut self.slots[id.0 as usize]

@@ -135,7 +135,7 @@ impl World {
             }
             let (head, f) = pt.commit(now, pkt, &mut self.packets, &net.params);
             if head {
-                self.events.push(f.arrive, EventKind::LinkArrive(port));
+                self.events.push(f.arrive, EventKind::LinkArrive(port, pkt));
             }
             return;
         }
@@ -166,7 +166,7 @@ impl World {
         let pt = &mut net.ports[port.idx()];
         let (head, f) = pt.commit(now, pkt, &mut self.packets, &net.params);
         if head {
-            self.events.push(f.arrive, EventKind::LinkArrive(port));
+            self.events.push(f.arrive, EventKind::LinkArrive(port, pkt));
         }
         // Keep serving the queue; a host NIC also wakes to pull from its transport.
         if !pt.queue.is_empty() || pt.at_host {
