@@ -383,6 +383,20 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "jvmstack")) return jvmstack_mode();
     if (!strcmp(mode, "closefds")) return closefds_mode(n, 0);
     if (!strcmp(mode, "closefds-remote")) return closefds_mode(n, 1);
+    if (!strcmp(mode, "rewrite")) {  /* every remote fault is a write: every page comes back dirty */
+        size_t pages = n * 8 / PAGE;
+        uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        fill(p, n, 21);
+        for (int r = 0; r < 3; r++)
+            for (size_t k = 0; k < pages; k++) {
+                /* A read-modify-write of the page's first word: a write fault. */
+                volatile uint64_t *w = &p[((k * 7919) % pages) * (PAGE / 8)];
+                __atomic_fetch_add(w, 0, __ATOMIC_RELAXED);
+            }
+        if (!check(p, n, 21, "rewrite")) return 3;
+        printf("OK rewrite\n");
+        return 0;
+    }
     if (!strcmp(mode, "mprotect")) {  /* evicted while writable, read back read-only */
         uint64_t *p = mmap(0, n * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         fill(p, n, 11);

@@ -598,7 +598,8 @@ impl Emu {
     pub fn move_page(&self, dst: u64, src: u64, wake: bool) -> Result<(), i32> {
         let mut cleared = false;
         loop {
-            return match uffd::mv(self.uffd, dst, src, PAGE, 0) {
+            let mode = if wake { 0 } else { uffd::MOVE_MODE_DONTWAKE };
+            return match uffd::mv(self.uffd, dst, src, PAGE, mode) {
                 Ok(_) => Ok(()),
                 Err((libc::EEXIST, _)) => match (self.present(dst), self.present(src)) {
                     (Some(true), Some(false)) => {
@@ -658,13 +659,13 @@ impl Emu {
             .collect();
         for vpn in vpns {
             let slot = core.pt.pages[&vpn].slot;
-            let mut r = crate::fault::install(self, core, vpn, slot);
+            let mut r = crate::fault::install(self, core, vpn, slot, false);
             // EAGAIN: an unmap/remove event is being delivered; the handler
             // reads it without this lock, so it clears shortly.
             let mut tries = 0;
             while r == Err(libc::EAGAIN) && tries < 100_000 {
                 unsafe { libc::sched_yield() };
-                r = crate::fault::install(self, core, vpn, slot);
+                r = crate::fault::install(self, core, vpn, slot, false);
                 tries += 1;
             }
             if let Ok(clean) = r {

@@ -26,6 +26,8 @@ struct Pending {
     /// (page number, store slot) of each page of the read.
     pages: Vec<(u64, u64)>,
     batch: u64,
+    /// The fault (on `fault_vpn`) was a write.
+    write: bool,
 }
 
 /// A fault that could not be served yet: no room, or its page is mid-eviction.
@@ -41,10 +43,21 @@ struct Deferred {
 const MAX_STALL_NS: u64 = 20_000_000;
 
 /// Move one page from the store to `vpn` (waking threads waiting on it).
-/// Ok(true): the store still has the page's content (the page is clean);
-/// Ok(false): it does not (the page must be written back when evicted).
-pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<bool, i32> {
+/// `write`: a thread is about to write it (a write fault on it).
+/// Ok(true): the page is clean (nothing written since its last write-back);
+/// Ok(false): it must be written back when evicted.
+pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64, write: bool) -> Result<bool, i32> {
     let addr = vpn * PAGE;
+    // With dirty tracking a fetched page is write-protected (async: the first
+    // write only clears the bit), so the evictor can tell whether it was
+    // written since; UFFDIO_MOVE installs it writable, so that takes a second
+    // ioctl (2-3 us of the handler's ~7 us per fault on the 2-core VM). A
+    // page a write fault brings in is written at once: it is simply dirty,
+    // and the ioctl is skipped. (Tried: protecting before the wake-up --
+    // MOVE without wake, protect, UFFDIO_WAKE -- to close the window in which
+    // the woken thread writes before the protection lands; a third ioctl,
+    // and no faster: the window only under-counts write-backs.)
+    let protect = emu.reg_mode & uffd::REGISTER_MODE_WP != 0 && !write;
     match &mut core.store {
         // Moved back, not copied: a copy would leave the slot full, and
         // discarding full slots (MADV_DONTNEED on the registered store) raises
@@ -54,11 +67,10 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64) -> Result<bool, 
         Store::InProc(s) => match emu.move_page(addr, slot, true) {
             Ok(()) => {
                 s.release_empty(slot);
-                if emu.reg_mode & uffd::REGISTER_MODE_WP != 0 {
-                    // Freshly fetched pages are clean until written.
+                if protect {
                     let _ = uffd::writeprotect(emu.uffd, addr, PAGE, uffd::WP_MODE_WP);
                 }
-                Ok(true)
+                Ok(!write)
             }
             // MOVE needs both mappings to have the same protection: a page
             // evicted while writable whose mapping the program then made
@@ -368,7 +380,7 @@ fn fault(emu: &Emu, d: Deferred, pending: &mut Vec<Pending>, now: u64) -> Option
             let due = core.net.transfer(Dir::Ingress, t_issue, pages.len() as u64 * PAGE);
             let batch = emu.batch_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             account_stall(emu, &d, now);
-            let p = Pending { due, t_read: d.t_read, injected: due - t_issue, fault_vpn: vpn, pages, batch };
+            let p = Pending { due, t_read: d.t_read, injected: due - t_issue, fault_vpn: vpn, pages, batch, write };
             if due <= t_issue {
                 if let Some(r) = complete(emu, &mut core, p) {
                     pending.push(r);
@@ -432,7 +444,7 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
             let _ = uffd::wake(emu.uffd, vpn * PAGE, PAGE);
             continue;
         }
-        match install(emu, core, vpn, slot) {
+        match install(emu, core, vpn, slot, p.write && vpn == p.fault_vpn) {
             Ok(clean) => {
                 let e = core.pt.pages.get_mut(&vpn).unwrap();
                 e.state = State::Resident;
@@ -467,7 +479,7 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
     let retry = if again.is_empty() {
         None
     } else {
-        Some(Pending { due: now_ns() + 5_000, pages: again, t_read: p.t_read, injected: p.injected, fault_vpn: p.fault_vpn, batch: p.batch })
+        Some(Pending { due: now_ns() + 5_000, pages: again, ..p })
     };
     if installed.is_empty() {
         return retry;

@@ -8,7 +8,9 @@
 //! install, and the faulting thread's wake-up. With zero injected delay that is
 //! the emulator's own per-fault cost.
 //!
-//! Usage: memu-faultcost PAGES SAMPLES SEED
+//! Usage: memu-faultcost PAGES SAMPLES SEED [WRITE]
+//! WRITE=1 times write faults (the touch stores the byte it expects back)
+//! instead of read faults.
 //! Prints one JSON object: {"samples_ns": [...], "fill_ns": N, "pages": N}.
 
 use std::time::Instant;
@@ -27,6 +29,14 @@ fn main() {
     let pages = arg(1, 8192).max(16) as usize;
     let samples = arg(2, 2000) as usize;
     let mut seed = arg(3, 1) | 1;
+    let write = match arg(4, 0) {
+        0 => false,
+        1 => true,
+        w => {
+            eprintln!("error: WRITE must be 0 or 1, got {w}");
+            std::process::exit(2)
+        }
+    };
     const PAGE: usize = 4096;
     let len = pages * PAGE;
     let buf = unsafe {
@@ -65,7 +75,14 @@ fn main() {
             continue;
         }
         let t = Instant::now();
-        let v = unsafe { addr.read_volatile() };
+        let v = if write {
+            // A write fault; the byte written is the one the page holds, so
+            // the check below still tells whether the page's content came
+            // back (an atomic fetch-add of 0 is a write that returns it).
+            unsafe { (*(addr as *const std::sync::atomic::AtomicU8)).fetch_add(0, std::sync::atomic::Ordering::Relaxed) }
+        } else {
+            unsafe { addr.read_volatile() }
+        };
         let dt = t.elapsed().as_nanos() as u64;
         if v != (p as u8 | 1) {
             eprintln!("error: page {p} came back with {v}, expected {}", p as u8 | 1);
