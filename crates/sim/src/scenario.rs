@@ -241,6 +241,9 @@ pub struct TransportConfig {
     pub ack_priority: bool,
     /// TCP/DCTCP: SACK-based loss recovery (false: NewReno).
     pub sack: bool,
+    /// TCP/DCTCP: delayed acknowledgements with this timeout (None or zero:
+    /// every data packet is acknowledged at once).
+    pub delayed_ack: Option<Duration>,
     // --- pFabric, pHost, Fastpass (docs/scenario-transports.md)
     /// Fixed retransmission timeout of pFabric (default 45 us), pHost's
     /// token re-issue timeout (default 9.5 us) and Fastpass's (default 45 us).
@@ -299,6 +302,7 @@ impl Default for TransportConfig {
             priority_levels: 8,
             ack_priority: true,
             sack: true,
+            delayed_ack: None,
             rto: None,
             phost_bdp: None,
             phost_free_tokens: None,
@@ -544,6 +548,17 @@ impl Scenario {
             if r.0 == Picos::ZERO {
                 return bad("transport.min_rto", "must be positive".into());
             }
+        }
+        if tr.delayed_ack.is_some_and(|d| d.0 > Picos::ZERO)
+            && !matches!(tr.protocol.as_str(), "tcp" | "dctcp")
+        {
+            return bad(
+                "transport.delayed_ack",
+                format!(
+                    "applies to tcp and dctcp only (protocol is {:?})",
+                    tr.protocol
+                ),
+            );
         }
         if tr.ecn_k == Some(0) {
             return bad("transport.ecn_k", "must be at least 1 packet".into());

@@ -51,6 +51,8 @@ const KEYS: &[&str] = &[
     "transport.queue",
     "transport.priority_levels",
     "transport.ack_priority",
+    "transport.sack",
+    "transport.delayed_ack",
     "workload.kind",
     "workload.sizes",
     "workload.bimodal",

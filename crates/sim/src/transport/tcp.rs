@@ -19,9 +19,20 @@
 //! holds. With `sack = false` recovery is NewReno's (window inflation, one
 //! hole per round trip on partial acks, go-back-N after a timeout).
 //!
-//! Receiver: one cumulative ack per data packet (delayed acks off), with an
+//! Receiver: by default one cumulative ack per data packet, with an
 //! out-of-order bitmap allocated only for flows that see reordering or loss.
 //! A flow completes when its receiver holds every byte.
+//!
+//! Delayed acks (`transport.delayed_ack = TIMEOUT`, off by default), as in
+//! RFC 1122 / RFC 5681: an in-order packet is acknowledged together with the
+//! next one, or when TIMEOUT has passed since it arrived. A packet that is out
+//! of order, fills (part of) a gap, or completes the flow is acknowledged at
+//! once, after the pending ack (if any) is sent. The ack echoes the hand-off
+//! time of the earliest packet it covers (RFC 7323), so RTT samples include
+//! the delay. Under DCTCP the receiver keeps the paper's two-state machine: a
+//! packet whose CE mark differs from the pending one's first flushes the
+//! pending ack with the old mark, so every ack's ECE bit holds for all the
+//! packets it covers and the sender's marked fraction stays exact.
 //!
 //! DCTCP (Alizadeh et al., SIGCOMM 2010): switches mark CE above K packets,
 //! the receiver echoes each packet's mark (exact, since every packet is
@@ -84,6 +95,17 @@ struct Flow {
     // --- receiver
     rcv_next: u32,
     ooo: Vec<u64>,
+    /// Packets held above `rcv_next` (bits set in `ooo`): a gap is open.
+    held_above: u32,
+    /// Delayed ack: an in-order packet not yet acknowledged, with its
+    /// sequence number, CE mark, echoed hand-off time and ack deadline.
+    dack_pending: bool,
+    dack_seq: u32,
+    dack_ce: bool,
+    dack_echo: Picos,
+    dack_deadline: Picos,
+    /// A delayed-ack timer event is outstanding.
+    dack_timer: bool,
 }
 
 impl Flow {
@@ -121,8 +143,14 @@ pub struct Tcp {
     min_rto: Picos,
     g: f64,
     ack_priority: bool,
+    /// Delayed-ack timeout (None: ack every packet at once).
+    delayed_ack: Option<Picos>,
     flows: Vec<Flow>,
 }
+
+/// Timer kinds (the second word of a transport timer).
+const RTO_TIMER: u32 = 0;
+const DACK_TIMER: u32 = 1;
 
 impl Tcp {
     pub fn new(sc: &Scenario, flows: usize, dctcp: bool) -> Tcp {
@@ -137,6 +165,11 @@ impl Tcp {
                 .unwrap_or(Picos::from_us(45)),
             g: sc.transport.dctcp_g,
             ack_priority: sc.transport.ack_priority,
+            delayed_ack: sc
+                .transport
+                .delayed_ack
+                .map(|d| d.0)
+                .filter(|&d| d > Picos::ZERO),
             flows: vec![Flow::default(); flows],
         }
     }
@@ -159,7 +192,7 @@ impl Tcp {
         let slack = Picos(self.min_rto.0 / 4);
         if f.timer_event == NO_TIMER || f.deadline + slack < f.timer_event {
             f.timer_event = f.deadline;
-            w.timer(f.deadline, id.0, 0);
+            w.timer(f.deadline, id.0, RTO_TIMER);
         }
     }
 
@@ -226,33 +259,107 @@ impl Tcp {
             (p.flow, p.seq, p.ce, p.ts_echo)
         };
         w.packets.free(pkt);
+        let (dctcp, delayed_ack, now) = (self.dctcp, self.delayed_ack, w.now);
         let f = &mut self.flows[id.idx()];
+        let before = f.rcv_next;
+        let gap_was_open = f.held_above > 0;
         if seq == f.rcv_next {
             f.rcv_next += 1;
             // Pull in anything buffered out of order.
-            while !f.ooo.is_empty() && f.rcv_next < f.total && bit(&f.ooo, f.rcv_next) {
+            while f.held_above > 0 && f.rcv_next < f.total && bit(&f.ooo, f.rcv_next) {
                 f.rcv_next += 1;
+                f.held_above -= 1;
             }
         } else if seq > f.rcv_next {
             if f.ooo.is_empty() {
                 f.ooo = vec![0u64; (f.total as usize).div_ceil(64)];
             }
-            set_bit(&mut f.ooo, seq);
+            if !bit(&f.ooo, seq) {
+                set_bit(&mut f.ooo, seq);
+                f.held_above += 1;
+            }
         }
         let ack_no = f.rcv_next;
-        if f.rcv_next >= f.total {
+        let done = f.rcv_next >= f.total;
+        if done {
             f.ooo = Vec::new();
+            f.held_above = 0;
             w.complete(id);
         }
+        if let Some(timeout) = delayed_ack {
+            let f = &mut self.flows[id.idx()];
+            let in_order = seq == before && !gap_was_open && !done;
+            if f.dack_pending && !(in_order && (!dctcp || f.dack_ce == ce)) {
+                // Send what is pending before acting on this packet.
+                let (held, mark, echo) = (f.dack_seq, f.dack_ce, f.dack_echo);
+                f.dack_pending = false;
+                self.send_ack(w, host, id, before, held, mark, echo);
+            }
+            let f = &mut self.flows[id.idx()];
+            if in_order {
+                if f.dack_pending {
+                    // The second in-order packet: one ack for both.
+                    f.dack_pending = false;
+                    let echo = f.dack_echo;
+                    self.send_ack(w, host, id, ack_no, seq, ce, echo);
+                } else {
+                    f.dack_pending = true;
+                    f.dack_seq = seq;
+                    f.dack_ce = ce;
+                    f.dack_echo = sent_at;
+                    f.dack_deadline = now + timeout;
+                    if !f.dack_timer {
+                        f.dack_timer = true;
+                        w.timer(f.dack_deadline, id.0, DACK_TIMER);
+                    }
+                }
+                return;
+            }
+        }
+        self.send_ack(w, host, id, ack_no, seq, ce, sent_at);
+    }
+
+    /// Acknowledge up to `ack_no` (cumulative), naming packet `held` (the
+    /// first SACK block), with the ECN echo and the echoed hand-off time.
+    #[allow(clippy::too_many_arguments)]
+    fn send_ack(
+        &self,
+        w: &mut World,
+        host: HostId,
+        id: FlowId,
+        ack_no: u32,
+        held: u32,
+        ece: bool,
+        echo: Picos,
+    ) {
         let src = w.flow(id).src;
         let ack = w.control_packet(id, host, src, PacketKind::Ack);
         let p = w.packets.get_mut(ack);
         p.seq = ack_no;
-        p.aux = seq;
-        p.ece = ce;
-        p.ts_echo = sent_at;
+        p.aux = held;
+        p.ece = ece;
+        p.ts_echo = echo;
         p.priority = if self.ack_priority { 0 } else { 1 };
         w.send(ack);
+    }
+
+    /// The delayed-ack timer: send the pending ack if its deadline has come
+    /// (a pending ack begun after this event was scheduled has a later one).
+    fn on_delayed_ack_timer(&mut self, w: &mut World, id: FlowId) {
+        let f = &mut self.flows[id.idx()];
+        f.dack_timer = false;
+        if !f.dack_pending {
+            return;
+        }
+        if f.dack_deadline > w.now {
+            f.dack_timer = true;
+            w.timer(f.dack_deadline, id.0, DACK_TIMER);
+            return;
+        }
+        f.dack_pending = false;
+        let (ack_no, held, ece, echo) = (f.rcv_next, f.dack_seq, f.dack_ce, f.dack_echo);
+        let host = w.flow(id).dst;
+        self.send_ack(w, host, id, ack_no, held, ece, echo);
     }
 
     fn on_ack(&mut self, w: &mut World, pkt: PacketId) {
@@ -387,7 +494,7 @@ impl Tcp {
         if f.deadline > w.now {
             // Re-armed since this event was scheduled: sleep until the deadline.
             f.timer_event = f.deadline;
-            w.timer(f.deadline, id.0, 0);
+            w.timer(f.deadline, id.0, RTO_TIMER);
             return;
         }
         w.metrics.timeouts += 1;
@@ -428,7 +535,10 @@ impl Transport for Tcp {
         }
     }
 
-    fn on_timer(&mut self, w: &mut World, a: u32, _b: u32) {
-        self.on_timeout(w, FlowId(a));
+    fn on_timer(&mut self, w: &mut World, a: u32, b: u32) {
+        match b {
+            DACK_TIMER => self.on_delayed_ack_timer(w, FlowId(a)),
+            _ => self.on_timeout(w, FlowId(a)),
+        }
     }
 }
