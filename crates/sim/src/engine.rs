@@ -13,7 +13,6 @@ use crate::transport::Transport;
 use crate::units::Picos;
 use crate::world::World;
 
-const DIST: usize = 0;
 /// When the loop should stop.
 #[derive(Clone, Copy, Debug)]
 pub struct StopRule {
@@ -73,7 +72,9 @@ impl<T: Transport> Engine<T> {
                 return Progress::Stalled;
             }
             w.now = ev.time;
-            if let Some(EventKind::LinkArrive(port, pkt)) = w.events.peek_sorted(DIST) {
+            // Ask for the next event's memory now, so its cache misses overlap
+            // this event's work (see crate::prefetch).
+            if let Some(EventKind::LinkArrive(port, pkt)) = w.events.peek_sorted(0) {
                 w.net.prefetch_port(port);
                 w.packets.prefetch(pkt);
             }
