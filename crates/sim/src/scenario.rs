@@ -476,7 +476,7 @@ impl Scenario {
                 }
             }
             TopologyKind::FatTree => {
-                if t.k < 2 || t.k % 2 != 0 {
+                if t.k < 2 || !t.k.is_multiple_of(2) {
                     return bad(
                         "topology.k",
                         format!("must be an even number >= 2 (got {})", t.k),
@@ -598,7 +598,10 @@ impl Scenario {
         }
         let wl = &self.workload;
         if wl.kind == WorkloadKind::Poisson {
-            if !(wl.load > 0.0) || !wl.load.is_finite() {
+            // Written so that NaN fails too.
+            if wl.load.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+                || !wl.load.is_finite()
+            {
                 return bad("workload.load", format!("must be > 0 (got {})", wl.load));
             }
             if wl.load >= 1.0 {

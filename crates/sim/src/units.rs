@@ -33,6 +33,9 @@ impl Picos {
     pub fn saturating_sub(self, o: Picos) -> Picos {
         Picos(self.0.saturating_sub(o.0))
     }
+    /// Multiply by a whole factor (a method, not `Mul`, so that a duration is
+    /// never multiplied by another duration by accident).
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, k: u64) -> Picos {
         Picos(self.0 * k)
     }
@@ -61,9 +64,9 @@ impl Sub for Picos {
 }
 impl fmt::Display for Picos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1_000_000 == 0 {
+        if self.0.is_multiple_of(1_000_000) {
             write!(f, "{}us", self.0 / 1_000_000)
-        } else if self.0 % 1_000 == 0 {
+        } else if self.0.is_multiple_of(1_000) {
             write!(f, "{}ns", self.0 / 1_000)
         } else {
             write!(f, "{}ps", self.0)
@@ -100,7 +103,7 @@ impl BitsPerSec {
     /// standard speed), which turns serialization into one multiplication.
     pub fn ps_per_byte(self) -> Option<u64> {
         let num = 8_000_000_000_000u64;
-        (self.0 > 0 && num % self.0 == 0).then(|| num / self.0)
+        (self.0 > 0 && num.is_multiple_of(self.0)).then(|| num / self.0)
     }
 
     pub fn as_gbps_f64(self) -> f64 {
@@ -110,7 +113,7 @@ impl BitsPerSec {
 
 impl fmt::Display for BitsPerSec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1_000_000_000 == 0 {
+        if self.0.is_multiple_of(1_000_000_000) {
             write!(f, "{}Gbps", self.0 / 1_000_000_000)
         } else {
             write!(f, "{}bps", self.0)

@@ -26,8 +26,11 @@ pub struct World {
     pub completed: u32,
     /// Fault injection: packets for which this returns true are lost as they
     /// leave their source host (used by tests of loss recovery).
-    pub loss: Option<Box<dyn FnMut(&Packet, Picos) -> bool + Send>>,
+    pub loss: Option<LossFn>,
 }
+
+/// Decides, at hand-off time, whether a packet is lost (fault injection).
+pub type LossFn = Box<dyn FnMut(&Packet, Picos) -> bool + Send>;
 
 impl World {
     #[inline]

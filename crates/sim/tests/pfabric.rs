@@ -54,7 +54,7 @@ fn every_flow_completes_under_forced_losses() {
     let mut n = 0u64;
     sim.world_mut().loss = Some(Box::new(move |_, _| {
         n += 1;
-        n % 7 == 0
+        n.is_multiple_of(7)
     }));
     let out = finish(sim);
     assert!(

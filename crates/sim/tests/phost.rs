@@ -119,7 +119,7 @@ fn every_flow_completes_under_forced_losses() {
     let mut n = 0u64;
     sim.world_mut().loss = Some(Box::new(move |_, _| {
         n += 1;
-        n % 5 == 0
+        n.is_multiple_of(5)
     }));
     sim.run_to_end();
     let out = sim.finish();

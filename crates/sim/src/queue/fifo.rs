@@ -45,6 +45,10 @@ impl Fifo {
         Some(id)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
     pub fn len(&self) -> usize {
         self.q.len()
     }

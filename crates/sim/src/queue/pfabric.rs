@@ -34,7 +34,7 @@ impl PFabricQueue {
             let mut worst: Option<(usize, u64)> = None;
             for (i, &qid) in self.q.iter().enumerate() {
                 let pr = pool.get(qid).priority;
-                if worst.map_or(true, |(_, w)| pr >= w) {
+                if worst.is_none_or(|(_, w)| pr >= w) {
                     worst = Some((i, pr));
                 }
             }
@@ -79,6 +79,10 @@ impl PFabricQueue {
         let id = self.q.remove(first);
         self.buf.used -= pool.get(id).wire_bytes as u64;
         Some(id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
     }
 
     pub fn len(&self) -> usize {
@@ -213,7 +217,7 @@ mod tests {
         let mut pool = PacketPool::default();
         let mut q = PFabricQueue::new(3000);
         let mut dropped = Vec::new();
-        let mut small = |pool: &mut PacketPool, flow, prio| {
+        let small = |pool: &mut PacketPool, flow, prio| {
             let mut p = Packet::new(FlowId(flow), HostId(0), HostId(1), PacketKind::Data, 1000);
             p.priority = prio;
             pool.alloc(p)

@@ -53,6 +53,10 @@ impl StrictPriority {
         None
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -120,7 +120,7 @@ impl PFabric {
                 continue;
             }
             let key = (Self::remaining(w, f, id), id);
-            if best.map_or(true, |b| key < b) {
+            if best.is_none_or(|b| key < b) {
                 best = Some(key);
             }
         }

@@ -266,7 +266,7 @@ impl PHost {
             let remaining = f.total.saturating_sub(f.sent);
             let tb = self.src_tenant_bytes[self.tenant_slot(w, host, id)];
             let key = self.key(w, self.src_policy, tb, remaining, id);
-            if best.map_or(true, |(k, _)| key < k) {
+            if best.is_none_or(|(k, _)| key < k) {
                 best = Some((key, id));
             }
         }
@@ -414,7 +414,7 @@ impl PHost {
             let remaining = f.total - f.rcv_count;
             let tb = self.dst_tenant_bytes[self.tenant_slot(w, host, id)];
             let key = self.key(w, self.dst_policy, tb, remaining, id);
-            if best.map_or(true, |(k, _)| key < k) {
+            if best.is_none_or(|(k, _)| key < k) {
                 best = Some((key, id));
             }
         }

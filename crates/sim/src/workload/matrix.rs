@@ -77,7 +77,7 @@ mod tests {
     fn permutation_has_no_fixed_points_and_is_bijective() {
         let mut rng = Rng::new(4);
         let m = Matrix::new(MatrixKind::Permutation, 144, &mut rng);
-        let mut seen = vec![false; 144];
+        let mut seen = [false; 144];
         for (s, &d) in m.perm.iter().enumerate() {
             assert_ne!(s as u32, d);
             assert!(!seen[d as usize]);
