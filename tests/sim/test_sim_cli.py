@@ -51,6 +51,10 @@ def test_same_seed_byte_identical_flows(small, tmp_path, cli):
         (('host_rate = "10Gbps"', 'host_rate = "fast"'), ["line 8", "invalid rate"]),
         (("flows = 200", "flows = 0"), ["workload.flows"]),
         (("spines = 2", "spines = 0"), ["topology.spines"]),
+        (
+            ('protocol = "dctcp"', 'protocol = "phost"\ndelayed_ack = "40us"'),
+            ["transport.delayed_ack", "tcp and dctcp only"],
+        ),
     ],
 )
 def test_scenario_errors(small, tmp_path, cli, edit, needles):
