@@ -20,6 +20,7 @@ header is line 1), for Parquet the 1-based row number.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,18 @@ from .errors import DdclabError
 REQUIRED = ["start_us", "src", "dst", "size"]
 OPTIONAL = ["tenant", "deadline_us", "priority"]
 INTEGER = {"src", "dst", "size", "tenant", "priority"}
+# The largest value each column can take in the simulator: host, tenant and
+# priority numbers are 32-bit; sizes stay exact in a float (2^53 bytes); times
+# must fit 64-bit picoseconds (about 213 days).
+LIMIT = {
+    "src": 2**32 - 1,
+    "dst": 2**32 - 1,
+    "tenant": 2**32 - 1,
+    "priority": 2**32 - 1,
+    "size": 2**53,
+    "start_us": 1.8e13,
+    "deadline_us": 1.8e13,
+}
 
 
 def read_trace(path: str | Path) -> dict[str, list]:
@@ -45,7 +58,13 @@ def read_trace(path: str | Path) -> dict[str, list]:
             first_row = 1
             unit = "row"
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+            # index_col=False: a first row with more fields than the header
+            # must not silently become an index that shifts every column;
+            # pandas then warns that it drops the extra fields, which is an
+            # error here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
             first_row = 2  # line 1 is the header
             unit = "line"
         else:
@@ -75,6 +94,11 @@ def read_trace(path: str | Path) -> dict[str, list]:
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DdclabError(f"trace file {path} {unit} {i + first_row}: {name} {raw.iloc[i]!r} is not a number")
         arr = values.to_numpy(dtype=float)
+        present = ~np.isnan(arr)  # only deadlines may be absent
+        huge = np.flatnonzero(present & ~(np.abs(arr) <= LIMIT[name]))
+        if len(huge):
+            i = int(huge[0])
+            raise DdclabError(f"trace file {path} {unit} {i + first_row}: {name} {raw.iloc[i]!r} is out of range (at most {int(LIMIT[name])})")
         if name in INTEGER:
             frac = np.flatnonzero(arr != np.floor(arr))
             if len(frac):

@@ -14,14 +14,22 @@ use ddclab_sim::metrics::SlowdownStats;
 use ddclab_sim::units::Picos;
 use ddclab_sim::{Scenario, SimError, Simulation};
 
-create_exception!(_core, ScenarioError, PyValueError, "A scenario, CDF or trace the simulator cannot use.");
+create_exception!(
+    _core,
+    ScenarioError,
+    PyValueError,
+    "A scenario, CDF or trace the simulator cannot use."
+);
 
 fn err(e: SimError) -> PyErr {
     ScenarioError::new_err(e.to_string())
 }
 
 /// Read an optional column of a trace dict as a vector.
-fn column<'py, T: FromPyObject<'py>>(trace: &Bound<'py, PyDict>, name: &str) -> PyResult<Option<Vec<T>>> {
+fn column<'py, T: FromPyObject<'py>>(
+    trace: &Bound<'py, PyDict>,
+    name: &str,
+) -> PyResult<Option<Vec<T>>> {
     match trace.get_item(name)? {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
@@ -38,7 +46,8 @@ fn trace_flows(trace: &Bound<'_, PyDict>, hosts: u32) -> PyResult<Vec<FlowSpec>>
     let tenant: Option<Vec<i64>> = column(trace, "tenant")?;
     let deadline: Option<Vec<f64>> = column(trace, "deadline_us")?;
     let priority: Option<Vec<i64>> = column(trace, "priority")?;
-    let rows: Vec<i64> = column(trace, "row")?.unwrap_or_else(|| (1..=start.len() as i64).collect());
+    let rows: Vec<i64> =
+        column(trace, "row")?.unwrap_or_else(|| (1..=start.len() as i64).collect());
     let file: String = match trace.get_item("file")? {
         Some(f) if !f.is_none() => format!("trace file {}", f.extract::<String>()?),
         _ => "trace".to_string(),
@@ -49,14 +58,21 @@ fn trace_flows(trace: &Bound<'_, PyDict>, hosts: u32) -> PyResult<Vec<FlowSpec>>
     };
     let n = start.len();
     if [src.len(), dst.len(), size.len()].iter().any(|&l| l != n) {
-        return Err(ScenarioError::new_err("trace: columns have different lengths"));
+        return Err(ScenarioError::new_err(
+            "trace: columns have different lengths",
+        ));
     }
     let mut flows = Vec::with_capacity(n);
     for i in 0..n {
         let row = rows.get(i).copied().unwrap_or(i as i64 + 1);
         let bad = |what: String| ScenarioError::new_err(format!("{file} {unit} {row}: {what}"));
-        if !(start[i].is_finite() && start[i] >= 0.0) {
-            return Err(bad(format!("start_us {} must be a non-negative number", start[i])));
+        // Times must fit 64-bit picoseconds (about 213 days).
+        const MAX_US: f64 = 1.8e13;
+        if !(start[i].is_finite() && start[i] >= 0.0 && start[i] <= MAX_US) {
+            return Err(bad(format!(
+                "start_us {} must be a number in [0, {MAX_US:e}]",
+                start[i]
+            )));
         }
         if src[i] < 0 || dst[i] < 0 || src[i] > u32::MAX as i64 || dst[i] > u32::MAX as i64 {
             return Err(bad("src and dst must be host numbers >= 0".into()));
@@ -76,8 +92,8 @@ fn trace_flows(trace: &Bound<'_, PyDict>, hosts: u32) -> PyResult<Vec<FlowSpec>>
         }
         let d = deadline.as_ref().map(|d| d[i]).filter(|d| !d.is_nan());
         if let Some(d) = d {
-            if !(d > 0.0) {
-                return Err(bad(format!("deadline_us {d} must be positive")));
+            if !(d > 0.0 && d <= MAX_US) {
+                return Err(bad(format!("deadline_us {d} must be in (0, {MAX_US:e}]")));
             }
         }
         flows.push(FlowSpec {
@@ -158,16 +174,34 @@ fn simulate<'py>(
     flows.set_item("src", r.iter().map(|x| x.src).collect::<Vec<_>>())?;
     flows.set_item("dst", r.iter().map(|x| x.dst).collect::<Vec<_>>())?;
     flows.set_item("size_bytes", r.iter().map(|x| x.size).collect::<Vec<_>>())?;
-    flows.set_item("start_us", r.iter().map(|x| x.start.as_us_f64()).collect::<Vec<_>>())?;
-    flows.set_item("finish_us", r.iter().map(|x| us(x.finish)).collect::<Vec<_>>())?;
+    flows.set_item(
+        "start_us",
+        r.iter().map(|x| x.start.as_us_f64()).collect::<Vec<_>>(),
+    )?;
+    flows.set_item(
+        "finish_us",
+        r.iter().map(|x| us(x.finish)).collect::<Vec<_>>(),
+    )?;
     flows.set_item("fct_us", r.iter().map(|x| us(x.fct)).collect::<Vec<_>>())?;
-    flows.set_item("opt_us", r.iter().map(|x| x.opt.as_us_f64()).collect::<Vec<_>>())?;
+    flows.set_item(
+        "opt_us",
+        r.iter().map(|x| x.opt.as_us_f64()).collect::<Vec<_>>(),
+    )?;
     flows.set_item("slowdown", r.iter().map(|x| x.slowdown).collect::<Vec<_>>())?;
-    flows.set_item("retransmits", r.iter().map(|x| x.retransmits).collect::<Vec<_>>())?;
+    flows.set_item(
+        "retransmits",
+        r.iter().map(|x| x.retransmits).collect::<Vec<_>>(),
+    )?;
     flows.set_item("drops", r.iter().map(|x| x.drops).collect::<Vec<_>>())?;
     flows.set_item("tenant", r.iter().map(|x| x.tenant).collect::<Vec<_>>())?;
-    flows.set_item("deadline_us", r.iter().map(|x| us(x.deadline)).collect::<Vec<_>>())?;
-    flows.set_item("completed", r.iter().map(|x| x.finish.is_some()).collect::<Vec<_>>())?;
+    flows.set_item(
+        "deadline_us",
+        r.iter().map(|x| us(x.deadline)).collect::<Vec<_>>(),
+    )?;
+    flows.set_item(
+        "completed",
+        r.iter().map(|x| x.finish.is_some()).collect::<Vec<_>>(),
+    )?;
     d.set_item("flows", flows)?;
 
     let s = &out.summary;
@@ -207,14 +241,35 @@ fn simulate<'py>(
     d.set_item("summary", summary)?;
 
     let pending = PyDict::new(py);
-    pending.set_item("time_us", out.pending.iter().map(|(t, _)| t.as_us_f64()).collect::<Vec<_>>())?;
-    pending.set_item("pending_bytes", out.pending.iter().map(|(_, b)| *b).collect::<Vec<_>>())?;
+    pending.set_item(
+        "time_us",
+        out.pending
+            .iter()
+            .map(|(t, _)| t.as_us_f64())
+            .collect::<Vec<_>>(),
+    )?;
+    pending.set_item(
+        "pending_bytes",
+        out.pending.iter().map(|(_, b)| *b).collect::<Vec<_>>(),
+    )?;
     d.set_item("pending", pending)?;
 
     let tenants = PyDict::new(py);
-    tenants.set_item("time_us", out.tenants.iter().map(|(t, _, _)| t.as_us_f64()).collect::<Vec<_>>())?;
-    tenants.set_item("tenant", out.tenants.iter().map(|(_, k, _)| *k).collect::<Vec<_>>())?;
-    tenants.set_item("delivered_bytes", out.tenants.iter().map(|(_, _, b)| *b).collect::<Vec<_>>())?;
+    tenants.set_item(
+        "time_us",
+        out.tenants
+            .iter()
+            .map(|(t, _, _)| t.as_us_f64())
+            .collect::<Vec<_>>(),
+    )?;
+    tenants.set_item(
+        "tenant",
+        out.tenants.iter().map(|(_, k, _)| *k).collect::<Vec<_>>(),
+    )?;
+    tenants.set_item(
+        "delivered_bytes",
+        out.tenants.iter().map(|(_, _, b)| *b).collect::<Vec<_>>(),
+    )?;
     d.set_item("tenants", tenants)?;
 
     let ports = PyDict::new(py);
@@ -223,11 +278,20 @@ fn simulate<'py>(
     ports.set_item("node", p.iter().map(|x| x.node).collect::<Vec<_>>())?;
     ports.set_item("peer", p.iter().map(|x| x.peer).collect::<Vec<_>>())?;
     ports.set_item("hop", p.iter().map(|x| x.hop).collect::<Vec<_>>())?;
-    ports.set_item("tx_packets", p.iter().map(|x| x.tx_packets).collect::<Vec<_>>())?;
+    ports.set_item(
+        "tx_packets",
+        p.iter().map(|x| x.tx_packets).collect::<Vec<_>>(),
+    )?;
     ports.set_item("tx_bytes", p.iter().map(|x| x.tx_bytes).collect::<Vec<_>>())?;
     ports.set_item("drops", p.iter().map(|x| x.drops).collect::<Vec<_>>())?;
-    ports.set_item("max_queue_bytes", p.iter().map(|x| x.max_queue_bytes).collect::<Vec<_>>())?;
-    ports.set_item("mean_queue_bytes", p.iter().map(|x| x.mean_queue_bytes).collect::<Vec<_>>())?;
+    ports.set_item(
+        "max_queue_bytes",
+        p.iter().map(|x| x.max_queue_bytes).collect::<Vec<_>>(),
+    )?;
+    ports.set_item(
+        "mean_queue_bytes",
+        p.iter().map(|x| x.mean_queue_bytes).collect::<Vec<_>>(),
+    )?;
     d.set_item("ports", ports)?;
 
     d.set_item("warnings", PyList::new(py, &out.warnings)?)?;
@@ -237,7 +301,10 @@ fn simulate<'py>(
 /// The names of the built-in flow-size distributions.
 #[pyfunction]
 fn builtin_distributions() -> Vec<&'static str> {
-    ddclab_sim::workload::cdf::BUILTIN.iter().map(|(n, _)| *n).collect()
+    ddclab_sim::workload::cdf::BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect()
 }
 
 /// The protocols the simulator implements.
@@ -250,7 +317,10 @@ fn protocols() -> Vec<&'static str> {
 /// points as (size in packets, cumulative probability).
 #[pyfunction]
 fn parse_cdf(text: &str, source: &str) -> PyResult<Vec<(f64, f64)>> {
-    Ok(ddclab_sim::workload::EmpiricalCdf::parse(text, source).map_err(err)?.points().to_vec())
+    Ok(ddclab_sim::workload::EmpiricalCdf::parse(text, source)
+        .map_err(err)?
+        .points()
+        .to_vec())
 }
 
 #[pymodule]
