@@ -10,8 +10,8 @@ work stays in the JVM (no Python worker processes).
 
 The emulated program is apps/spark/spark-submit-emu.sh, pyspark's
 ``spark-submit`` logic with one change: the short launcher JVM that computes
-the real command line runs outside the emulator (it is set-up, and it hangs
-under the emulator). The script then execs the Spark JVM in place, so the root
+the real command line runs outside the emulator (it is set-up, not the
+measured application). The script then execs the Spark JVM in place, so the root
 process -- whose peak resident set defines "local memory %" -- is the Spark
 JVM; the Python driver (apps/spark/jobs.py) is its child and only sends the
 query plan.
