@@ -159,6 +159,13 @@ impl Simulation {
             nic_pulls: transport::nic_pulls(&scenario.transport.protocol),
         };
         let net = Network::new(t, &qspec);
+        // Packets are numbered with 32 bits: a larger flow would wrap.
+        let max_size = u32::MAX as u64 * net.params.payload() as u64;
+        let too_big = |what: String, size: u64| {
+            SimError::Scenario(format!(
+                "{what}: a flow of {size} bytes needs more than 2^32 - 1 packets (at most {max_size} bytes)"
+            ))
+        };
         let mut flows = match scenario.workload.kind {
             WorkloadKind::Poisson => workload::poisson(&scenario, &net.params)?,
             WorkloadKind::Trace => {
@@ -167,9 +174,21 @@ impl Simulation {
                         "workload.kind = \"trace\" but no trace flows were given".into(),
                     )
                 })?;
+                // In the given (file) order, before the check sorts them.
+                if let Some((i, f)) = given.iter().enumerate().find(|(_, f)| f.size > max_size) {
+                    return Err(too_big(format!("trace row {}", i + 1), f.size));
+                }
                 workload::check_trace(given, net.params.hosts, |i| format!("flow {i}"))?
             }
         };
+        if let Some(f) = flows.iter().find(|f| f.size > max_size) {
+            let key = if scenario.workload.sizes == "fixed" {
+                "workload.fixed_size".to_string()
+            } else {
+                format!("workload.sizes = {:?}", scenario.workload.sizes)
+            };
+            return Err(too_big(key, f.size));
+        }
         if flows.len() > u32::MAX as usize / 2 {
             return Err(SimError::Scenario("too many flows".into()));
         }

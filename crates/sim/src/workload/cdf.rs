@@ -77,6 +77,13 @@ impl EmpiricalCdf {
                     "{source} line {line_no}: size {size} must be >= 0"
                 )));
             }
+            // Sizes are in packets, which are numbered with 32 bits.
+            if size > u32::MAX as f64 {
+                return Err(SimError::Cdf(format!(
+                    "{source} line {line_no}: size {} packets is more than 2^32 - 1",
+                    cols[0]
+                )));
+            }
             if !(0.0..=1.0).contains(&p) {
                 return Err(SimError::Cdf(format!(
                     "{source} line {line_no}: probability {p} is outside [0, 1]"
