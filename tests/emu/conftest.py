@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,20 @@ def cli_env(tmp_path, memu_dir) -> dict:
 
 def run_cli(args, env, timeout=120, **kw):
     return subprocess.run([sys.executable, "-m", "ddclab", *args], env=env, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def run_under_shim(argv, local_pages: str, stats_dir: Path, timeout_s: float, extra_env: dict | None = None):
+    """Run `argv` with the shim preloaded (no `ddclab emu run` in between);
+    a run that outlives `timeout_s` is killed with its process group and fails
+    the test. Returns (exit code, stdout, stderr)."""
+    env = dict(os.environ, DDCLAB_MEMU="1", DDCLAB_MEMU_STATS_DIR=str(stats_dir), DDCLAB_MEMU_LOCAL_PAGES=local_pages,
+               LD_PRELOAD=str(paths.shim()), **(extra_env or {}))
+    proc = subprocess.Popen([str(a) for a in argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{' '.join(map(str, argv))} hung under the emulator ({local_pages} local pages): killed after {timeout_s:.0f} s")
+    return proc.returncode, out, err

@@ -8,31 +8,19 @@ one-line message otherwise. The old shim's handler exited 125 in every case."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_under_shim
 
-from ddclab.emu import paths, stats
+from ddclab.emu import stats
 
 TIMEOUT_S = 60.0
 
 
 def _run(memtest: Path, args: list[str], local_pages: str, stats_dir: Path, shared_fds: bool = False):
-    env = dict(os.environ, DDCLAB_MEMU="1", DDCLAB_MEMU_STATS_DIR=str(stats_dir), DDCLAB_MEMU_LOCAL_PAGES=local_pages,
-               DDCLAB_MEMU_SHARED_FDS="1" if shared_fds else "0", LD_PRELOAD=str(paths.shim()))
-    proc = subprocess.Popen([str(memtest), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"memtest {' '.join(args)} hung under the emulator: killed after {TIMEOUT_S:.0f} s")
-    return proc.returncode, out, err
+    return run_under_shim([memtest, *args], local_pages, stats_dir, TIMEOUT_S,
+                          {"DDCLAB_MEMU_SHARED_FDS": "1" if shared_fds else "0"})
 
 
 def _main(stats_dir: Path) -> dict:

@@ -12,31 +12,20 @@ their work to the handler thread."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_under_shim
 
-from ddclab.emu import paths, stats
+from ddclab.emu import stats
 
 TIMEOUT_S = 30.0
 
 
 def _run(argv, local_pages: str, stats_dir: Path, timeout_s: float = TIMEOUT_S, extra_env: dict | None = None):
-    env = dict(os.environ, DDCLAB_MEMU="1", DDCLAB_MEMU_STATS_DIR=str(stats_dir), DDCLAB_MEMU_LOCAL_PAGES=local_pages,
-               LD_PRELOAD=str(paths.shim()), **(extra_env or {}))
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"{argv[0]} hung under the emulator ({local_pages} local pages): killed after {timeout_s:.0f} s")
-    return proc.returncode, out, err
+    return run_under_shim(argv, local_pages, stats_dir, timeout_s, extra_env)
 
 
 @pytest.mark.parametrize("local_pages", ["unlimited", "200"])

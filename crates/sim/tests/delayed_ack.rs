@@ -81,16 +81,7 @@ fn losses_are_still_repaired_by_fast_retransmit() {
 #[test]
 fn every_flow_completes_under_random_loss() {
     for proto in ["tcp", "dctcp"] {
-        let text = format!(
-            "[topology]\nkind = \"big-switch\"\nhosts = 8\n[transport]\nprotocol = \"{proto}\"\ndelayed_ack = \"20us\"\n"
-        );
-        let flows: Vec<_> = (0..40)
-            .map(|i| flow(i % 8, (i + 3) % 8, 1000 + 37_000 * i as u64, 500 * i as u64))
-            .collect();
-        let mut sim = prepare(&text, flows);
-        let mut rng = ddclab_sim::rng::Rng::new(4);
-        sim.world_mut().loss = Some(Box::new(move |_, _| rng.uniform() < 0.02));
-        let out = finish(sim);
+        let out = run_under_random_loss(proto, "delayed_ack = \"20us\"\n", 4);
         assert!(out.records.iter().all(|r| r.finish.is_some()), "{proto}");
     }
 }

@@ -39,3 +39,19 @@ pub fn finish(mut sim: ddclab_sim::Simulation) -> SimOutput {
     sim.run_to_end();
     sim.finish()
 }
+
+/// 40 flows of growing size among 8 hosts on a big switch, with 2% of every
+/// packet (data and acks) lost at hand-off; `transport_extra` is appended to
+/// the `[transport]` table.
+pub fn run_under_random_loss(proto: &str, transport_extra: &str, loss_seed: u64) -> SimOutput {
+    let text = format!(
+        "[topology]\nkind = \"big-switch\"\nhosts = 8\n[transport]\nprotocol = \"{proto}\"\n{transport_extra}"
+    );
+    let flows: Vec<_> = (0..40)
+        .map(|i| flow(i % 8, (i + 3) % 8, 1000 + 37_000 * i as u64, 500 * i as u64))
+        .collect();
+    let mut sim = prepare(&text, flows);
+    let mut rng = ddclab_sim::rng::Rng::new(loss_seed);
+    sim.world_mut().loss = Some(Box::new(move |_, _| rng.uniform() < 0.02));
+    finish(sim)
+}
