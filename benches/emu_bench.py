@@ -20,16 +20,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from ddclab.emu import paths, probe, runner  # noqa: E402
+from ddclab.emu import idle, paths, probe, runner  # noqa: E402
 
 
 def main() -> None:
     print("emulator benchmark (in-process backend, zero injected delay)")
-    for spin in (False, True):
-        for dirty in (True, False):
-            d = probe.fault_cost(runner.Settings(spin=spin, dirty_tracking=dirty), pages=8192, samples=4000, local_pages=256)
-            print(f"  fault cost, {'spinning' if spin else 'sleeping'} handler, dirty tracking {'on ' if dirty else 'off'}: "
-                  f"median {d.median_us:.2f} us, p99 {d.p99_us:.2f} us, min {d.min_us:.2f} us ({d.samples} faults)")
+    for mode in ("off", "auto"):
+        with idle.Holder(mode) as ip:
+            print(f"  {ip.describe()}:")
+            if mode == "auto" and not ip.active:
+                continue
+            for spin in (False, True):
+                for dirty in (True, False):
+                    d = probe.fault_cost(runner.Settings(spin=spin, dirty_tracking=dirty), pages=8192, samples=4000, local_pages=256)
+                    print(f"    fault cost, {'spinning' if spin else 'sleeping'} handler, dirty tracking {'on ' if dirty else 'off'}: "
+                          f"median {d.median_us:.2f} us, p99 {d.p99_us:.2f} us, min {d.min_us:.2f} us ({d.samples} faults)")
+    # The rest as the commands run it (--idle-poll auto).
+    with idle.Holder("auto") as ip:
+        print(f"  {ip.describe()}:")
+        handler_and_eviction()
+
+
+def handler_and_eviction() -> None:
     # The handler's own share of a remote fault (fault read -> page installed).
     fc = runner.run_once([str(paths.tool(paths.FAULTCOST)), "8192", "4000", "1"],
                          runner.Settings(local_pages=256, readahead=1), quiet=True)

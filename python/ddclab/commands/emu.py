@@ -20,10 +20,16 @@ import click
 from ..atomic import write_text
 from ..errors import DdclabError
 from ..emu import fit as fitmod
+from ..emu import idle
 from ..emu import probe as probemod
 from ..emu import runner, units
 
 _CTX = {"ignore_unknown_options": True, "allow_interspersed_args": False}
+
+_IDLE_POLL = click.option(
+    "--idle-poll", default="auto", show_default=True,
+    help="Keep idle CPUs polling while the runs go (PM QoS on /dev/cpu_dma_latency): a halted CPU's wake-up costs "
+         "tens of us on a VM, twice per remote fault. auto (when the machine allows it), on (or fail), off.")
 
 
 def _common(f):
@@ -36,6 +42,7 @@ def _common(f):
         click.option("--dirty-tracking/--no-dirty-tracking", default=True, show_default=True, help="Skip write-back of clean pages (async write-protect + PAGEMAP_SCAN)."),
         click.option("--evict-batch", default=32, show_default=True, type=int, help="Pages per eviction batch."),
         click.option("--backend", default="inproc", show_default=True, help="Where remote pages live: inproc (this process's RAM), tcp or shm (a memu-blade server started for the run), tcp:HOST:PORT or shm:SOCKPATH (a running one)."),
+        _IDLE_POLL,
         click.option("--recalibrate", is_flag=True, help="Ignore the cached calibration of this command line."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the results as JSON here."),
         click.argument("program", nargs=-1, type=click.UNPROCESSED),
@@ -123,17 +130,24 @@ def command() -> None:
 @click.option("--baseline/--no-baseline", default=True, show_default=True, help="Also run with zero injected delay and the same local memory, and report the slowdown against it.")
 @click.option("--trace", "trace_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every remote read and write to this Parquet file.")
 @_common
-def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, recalibrate, out, program):
+def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll,
+            recalibrate, out, program):
     """Run PROGRAM with only part of its memory local."""
     argv = runner.resolve_program(list(program))
     lat = units.latency_ns(latency)
     base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend)
+    with idle.Holder(idle_poll) as ip:
+        return _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out)
+
+
+def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
-    result = {"program": argv, "local": local_info, "local_pages": pages}
+    result = {"program": argv, "local": local_info, "local_pages": pages, "idle_poll": ip.to_dict()}
     click.echo(f"emulating {Path(argv[0]).name}: local {pages} pages, latency {lat} ns, "
                f"bandwidth {'unlimited' if not base.bandwidth_bps else f'{base.bandwidth_bps / 1e9:g} Gb/s'}"
-               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}", err=True)
+               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}; "
+               f"{ip.describe()}", err=True)
     zero = None
     if baseline:
         zero = runner.run_once(argv, base.zero_delay(), quiet=True)
@@ -170,8 +184,15 @@ def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin
 @click.option("--latency", "latencies", default="0,1us,2us,5us", show_default=True, help="Comma-separated injected latencies.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per latency (the median runtime is used).")
 @_common
-def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, recalibrate, out, program):
+def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll, recalibrate,
+              out, program):
     """Run PROGRAM at several injected latencies and fit runtime against delay."""
+    with idle.Holder(idle_poll) as ip:
+        return _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, ip, recalibrate,
+                      out, program)
+
+
+def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, ip, recalibrate, out, program):
     argv = runner.resolve_program(list(program))
     lats = units.latency_list(latencies)
     if 0 not in lats:
@@ -183,6 +204,7 @@ def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_t
     base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend)
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
+    click.echo(ip.describe(), err=True)
     points = []
     for lat in sorted(set(lats)):
         s = runner.Settings(**{**base.__dict__, "latency_ns": lat})
@@ -209,7 +231,7 @@ def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_t
         req[f"{pct}%"] = d
         click.echo(f"  latency keeping the slowdown within {pct}% (from the fit): " + ("unbounded (no slowdown trend)" if d is None else f"{d:.2f} us"))
     if out is not None:
-        write_text(out, json.dumps({"program": argv, "local": local_info, "local_pages": pages, "points": points,
+        write_text(out, json.dumps({"program": argv, "local": local_info, "local_pages": pages, "idle_poll": ip.to_dict(), "points": points,
                                     "fit": asdict(f), "latency_for_slowdown_us": req}, indent=1))
     return 0
 
@@ -219,14 +241,17 @@ def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_t
 @click.option("--samples", default=2000, show_default=True, type=int, help="Faults timed per backend.")
 @click.option("--latency", default="0", show_default=True, help="Injected latency (0 measures the emulator itself).")
 @click.option("--spin/--no-spin", default=False, show_default=True, help="Busy-poll the userfaultfd.")
-def probe_cmd(pages, samples, latency, spin):
+@_IDLE_POLL
+def probe_cmd(pages, samples, latency, spin, idle_poll):
     """Measure the request latency of each backend (min/avg/median/p99.5/max)."""
     if pages < 64 or samples < 1:
         raise DdclabError("--pages must be at least 64 and --samples at least 1")
     s = runner.Settings(latency_ns=units.latency_ns(latency), spin=spin)
-    click.echo(f"{'backend':<10} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
-    for name in ("inproc", "shm", "tcp"):
-        s.backend = name
-        d = probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32))
-        click.echo(f"{name:<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}")
+    with idle.Holder(idle_poll) as ip:
+        click.echo(f"{'backend':<10} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
+        for name in ("inproc", "shm", "tcp"):
+            s.backend = name
+            d = probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32))
+            click.echo(f"{name:<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}")
+        click.echo(ip.describe(), err=True)
     return 0

@@ -40,8 +40,11 @@ def phost_cmd(scale: str, out_dir: Path, workers: int | None, scheduler: str | N
 @click.option("--reps", type=int, default=None, help="Repetitions per point; the median is used (default: 1 tiny, 2 small, 5 paper).")
 @click.option("--setup", is_flag=True, help="Install the apps (apt-get, compilers) and exit.")
 @click.option("--list-apps", is_flag=True, help="List the apps, whether each can run now, and exit.")
+@click.option("--idle-poll", default="auto", show_default=True,
+              help="auto, on or off: keep idle CPUs polling during the runs (see `ddclab emu run --help`); recorded in the report.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/ddc-requirements"), show_default=True)
-def ddc_requirements_cmd(scale: str, apps_spec: str | None, reps: int | None, setup: bool, list_apps: bool, out_dir: Path) -> None:
+def ddc_requirements_cmd(scale: str, apps_spec: str | None, reps: int | None, setup: bool, list_apps: bool, idle_poll: str,
+                         out_dir: Path) -> None:
     """Application degradation under remote memory (OSDI'16 figures 2-6, table 3, classes A/B)."""
     from .. import apps
     from ..errors import DdclabError
@@ -64,7 +67,8 @@ def ddc_requirements_cmd(scale: str, apps_spec: str | None, reps: int | None, se
         return
     bar = Bar(f"ddc-requirements ({scale})", 1)
     try:
-        html = exp.run(out_dir, scale, apps=apps_spec, reps=reps, progress=bar.update, log=lambda m: click.echo(m, err=True))
+        html = exp.run(out_dir, scale, apps=apps_spec, reps=reps, idle_poll=idle_poll, progress=bar.update,
+                       log=lambda m: click.echo(m, err=True))
     finally:
         bar.close()
     click.echo(f"wrote {html} (plots in {out_dir / 'plots'}, numbers in {out_dir / 'points.csv'})")

@@ -29,6 +29,7 @@ from .. import apps as registry
 from .. import atomic
 from ..apps.emulate import Measurement, run as run_app
 from ..emu import fit as emufit
+from ..emu import idle
 from ..emu.runner import PAGE, Settings, pages_for_percent
 from ..errors import DdclabError
 
@@ -148,11 +149,18 @@ def parse_apps(spec: str | None, scale: Scale) -> list[str]:
     return names
 
 
-def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | None = None,
+def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | None = None, idle_poll: str = "auto",
         progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> Path:
     scale = SCALES[scale_name]
     if reps is not None and reps < 1:
         raise DdclabError(f"--reps {reps}: must be at least 1")
+    with idle.Holder(idle_poll) as ip:
+        log(ip.describe())
+        return _run(out_dir, scale, reps, apps, ip, progress, log)
+
+
+def _run(out_dir: Path, scale: Scale, reps: int | None, apps: str | None, ip: idle.IdlePoll,
+         progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> Path:
     nreps = reps or scale.reps
     names = parse_apps(apps, scale)
     cache = out_dir / ".cache"
@@ -198,7 +206,7 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
                         progress(done, total)
                     continue
                 s = Settings(local_pages=pages_for_percent(peak, loc), latency_ns=int(lat * 1000), bandwidth_bps=int(bw * 1e9))
-                key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep)
+                key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep, ip.active)
                 try:
                     m = _cached(cache, key, lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
                     row.update(m)
@@ -216,7 +224,7 @@ def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | 
     runs = pd.DataFrame(rows)
     if "error" not in runs.columns:
         runs["error"] = None
-    return _report(out_dir, scale, nreps, names, runs, peaks, skipped, failed, time.monotonic() - t0)
+    return _report(out_dir, scale, nreps, names, runs, peaks, skipped, failed, time.monotonic() - t0, ip)
 
 
 # ------------------------------------------------------------------ analysis
@@ -295,7 +303,7 @@ def classify(d5_40: float | None, d3_100: float | None) -> str:
 # -------------------------------------------------------------------- report
 
 def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.DataFrame, peaks: dict, skipped: dict,
-            failed: dict, wall_s: float) -> Path:
+            failed: dict, wall_s: float, ip: idle.IdlePoll | None = None) -> Path:
     from ..budget import compute as budget_compute
     from ..report import HtmlReport, bar_chart, line_chart, write_csv
 
@@ -313,6 +321,12 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
         "number of operations (1/throughput); only the server is emulated. Local memory is a percentage of the app's peak "
         "anonymous resident set, measured by a calibration run with no limit. Runs are executed one at a time (they measure "
         "wall time; parallel runs on this 2-core machine would interfere), repetitions interleaved.")
+    if ip is not None:
+        page.note(f"{ip.describe()[0].upper()}{ip.describe()[1:]} during every run, references included. "
+                  + ("A halted CPU's wake-up is an interrupt through the hypervisor on a VM, and each remote fault has two; "
+                     "polling keeps the emulator's own cost per fault near its work (docs/emulator.md, 'Overhead')."
+                     if ip.active else "On a VM each remote fault then pays two wake-ups of halted CPUs (tens of us): "
+                     "read small degradations against the overhead below."), "Idle CPUs")
     for n, why in skipped.items():
         page.note(f"{n}: not run: {why}", "Skipped application")
     for n, why in NOT_IN_SCALE.get(scale.name, {}).items():
