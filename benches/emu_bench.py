@@ -31,6 +31,10 @@ def main() -> None:
             if mode == "auto" and not ip.active:
                 continue
             for spin in (False, True):
+                d = probe.uffd_floor(4000, spin)
+                print(f"    floor: bare userfaultfd round trip, no emulator, {'spinning' if spin else 'sleeping'} server: "
+                      f"median {d.median_us:.2f} us, p99 {d.p99_us:.2f} us, min {d.min_us:.2f} us")
+            for spin in (False, True):
                 for dirty in (True, False):
                     d = probe.fault_cost(runner.Settings(spin=spin, dirty_tracking=dirty), pages=8192, samples=4000, local_pages=256)
                     print(f"    fault cost, {'spinning' if spin else 'sleeping'} handler, dirty tracking {'on ' if dirty else 'off'}: "

@@ -164,7 +164,7 @@ pub struct BladeStore {
 
 impl BladeStore {
     pub fn new(uffd_fd: i32, mode: u64) -> Result<BladeStore, String> {
-        let staging = InProc::new(uffd_fd, mode).map_err(|e| format!("cannot create the staging area (errno {e})"))?;
+        let staging = InProc::reserve(uffd_fd, mode).map_err(|e| format!("cannot create the staging area (errno {e})"))?;
         Ok(BladeStore { staging, to_free: Vec::new() })
     }
 }

@@ -20,6 +20,10 @@ pub struct Core {
 
 pub struct Emu {
     pub uffd: i32,
+    /// The userfaultfd evictions move pages with: the in-process store's own
+    /// (see store.rs), or `uffd` for a blade's staging area.
+    pub store_uffd: i32,
+    pub store_uffd_id: Option<(u64, u64)>,
     /// (device, inode) of the userfaultfd, to tell whether `uffd` still
     /// refers to it (the program may close it: see `lose_uffd`).
     pub uffd_id: (u64, u64),
@@ -148,7 +152,7 @@ pub fn start(cfg: Config) {
     let dirty = cfg.dirty_tracking && got & uffd::FEATURE_WP_ASYNC != 0;
     let reg_mode = uffd::REGISTER_MODE_MISSING | if dirty { uffd::REGISTER_MODE_WP } else { 0 };
     let store = match cfg.backend {
-        BackendKind::InProc => match InProc::new(fd, reg_mode) {
+        BackendKind::InProc => match InProc::new() {
             Ok(s) => Store::InProc(s),
             Err(e) => die(&format!("cannot create the in-process store (errno {e})")),
         },
@@ -163,6 +167,10 @@ pub fn start(cfg: Config) {
             Ok(c) => Some(c),
             Err(e) => die(&format!("cannot reach the memory blade {}: {e}", cfg.backend_addr)),
         },
+    };
+    let store_uffd = match &store {
+        Store::InProc(s) => s.uffd,
+        Store::Blade(_) => fd,
     };
     let mut exclude = vec![crate::alloc::range()];
     exclude.extend(store.exclude_range());
@@ -179,6 +187,8 @@ pub fn start(cfg: Config) {
     let net = NetModel::new(cfg.model.clone());
     let emu = Box::new(Emu {
         uffd: fd,
+        store_uffd,
+        store_uffd_id: sys::file_id(store_uffd),
         uffd_id,
         off: AtomicBool::new(false),
         private_fds: AtomicBool::new(false),
@@ -486,6 +496,9 @@ impl Emu {
     /// Every descriptor the emulator keeps open.
     pub fn own_fds(&self) -> Vec<i32> {
         let mut v = vec![self.uffd, self.room_fd, self.req.fd];
+        if self.store_uffd != self.uffd {
+            v.push(self.store_uffd);
+        }
         if self.pagemap_fd >= 0 {
             v.push(self.pagemap_fd);
         }
@@ -596,20 +609,25 @@ impl Emu {
     /// A destination holding a uffd-wp marker (see `clear_marker`) is cleared
     /// and the move tried once more.
     pub fn move_page(&self, dst: u64, src: u64, wake: bool) -> Result<(), i32> {
+        self.move_page_with(self.uffd, dst, src, wake)
+    }
+
+    /// `move_page` through `fd`, the userfaultfd `dst` is registered with.
+    pub fn move_page_with(&self, fd: i32, dst: u64, src: u64, wake: bool) -> Result<(), i32> {
         let mut cleared = false;
         loop {
             let mode = if wake { 0 } else { uffd::MOVE_MODE_DONTWAKE };
-            return match uffd::mv(self.uffd, dst, src, PAGE, mode) {
+            return match uffd::mv(fd, dst, src, PAGE, mode) {
                 Ok(_) => Ok(()),
                 Err((libc::EEXIST, _)) => match (self.present(dst), self.present(src)) {
                     (Some(true), Some(false)) => {
                         self.stats.add(Counter::MoveMisreports, 1);
                         if wake {
-                            let _ = uffd::wake(self.uffd, dst, PAGE);
+                            let _ = uffd::wake(fd, dst, PAGE);
                         }
                         Ok(())
                     }
-                    (Some(false), _) if !cleared => {
+                    (Some(false), _) if !cleared && fd == self.uffd => {
                         self.clear_marker(dst);
                         cleared = true;
                         continue;

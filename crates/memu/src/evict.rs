@@ -223,7 +223,7 @@ fn evict_batch(emu: &Emu) -> usize {
     let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
     for &(v, slot, _dirty, stage) in &victims {
         let r = match &emu.blade {
-            None => emu.move_page(slot, v * PAGE, false),
+            None => emu.move_page_with(emu.store_uffd, slot, v * PAGE, false),
             Some(b) => match emu.move_page(stage, v * PAGE, false) {
                 // The page is out of the program's reach; ship it. A failed
                 // send puts it back where it was.

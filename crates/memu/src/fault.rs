@@ -42,7 +42,7 @@ struct Deferred {
 /// when nothing is evictable, e.g. every local page is shared with a child).
 const MAX_STALL_NS: u64 = 20_000_000;
 
-/// Move one page from the store to `vpn` (waking threads waiting on it).
+/// Bring one page back from the store to `vpn` (waking threads waiting on it).
 /// `write`: a thread is about to write it (a write fault on it).
 /// Ok(true): the page is clean (nothing written since its last write-back);
 /// Ok(false): it must be written back when evicted.
@@ -50,46 +50,29 @@ pub fn install(emu: &Emu, core: &mut Core, vpn: u64, slot: u64, write: bool) -> 
     let addr = vpn * PAGE;
     // With dirty tracking a fetched page is write-protected (async: the first
     // write only clears the bit), so the evictor can tell whether it was
-    // written since; UFFDIO_MOVE installs it writable, so that takes a second
-    // ioctl (2-3 us of the handler's ~7 us per fault on the 2-core VM). A
-    // page a write fault brings in is written at once: it is simply dirty,
-    // and the ioctl is skipped. (Tried: protecting before the wake-up --
-    // MOVE without wake, protect, UFFDIO_WAKE -- to close the window in which
-    // the woken thread writes before the protection lands; a third ioctl,
-    // and no faster: the window only under-counts write-backs.)
+    // written since. A page a write fault brings in is written at once: it is
+    // simply dirty, and is installed writable.
     let protect = emu.reg_mode & uffd::REGISTER_MODE_WP != 0 && !write;
     match &mut core.store {
-        // Moved back, not copied: a copy would leave the slot full, and
-        // discarding full slots (MADV_DONTNEED on the registered store) raises
-        // REMOVE events that make concurrent installs fail with EAGAIN. Tried:
-        // UFFDIO_COPY (with COPY_MODE_WP) lowered the minimum fault cost by
-        // ~1.5 us but raised the p99 five-fold on the 2-core machine.
-        Store::InProc(s) => match emu.move_page(addr, slot, true) {
-            Ok(()) => {
-                s.release_empty(slot);
-                if protect {
-                    let _ = uffd::writeprotect(emu.uffd, addr, PAGE, uffd::WP_MODE_WP);
+        // Copied back, not moved (see store.rs): the copy installs the page
+        // into an empty entry, which needs no TLB flush, and write-protects it
+        // in the same ioctl. (Moving it back cost a flush of the slot on the
+        // other CPU, and a second ioctl with its own flush for the
+        // protection.) The slot keeps a stale copy until the evictor discards
+        // it. A copy also works where a move would not: a page evicted while
+        // writable whose mapping the program then made read-only (mprotect).
+        Store::InProc(s) => {
+            let mode = if protect { uffd::COPY_MODE_WP } else { 0 };
+            match uffd::copy(emu.uffd, addr, slot, PAGE, mode) {
+                Ok(_) => {
+                    s.discard.push(slot);
+                    Ok(!write)
                 }
-                Ok(!write)
+                // EAGAIN: an address-space change is being reported; the
+                // caller retries once the handler has read it.
+                Err((e, _)) => Err(e),
             }
-            // MOVE needs both mappings to have the same protection: a page
-            // evicted while writable whose mapping the program then made
-            // read-only (mprotect) can only come back by copy. (Retrying the
-            // move made such faults loop forever.) Only from a slot known
-            // present: a fault on the store would wait for this very thread.
-            Err(e) if e != libc::EAGAIN && e != libc::EEXIST && emu.present(slot) == Some(true) => {
-                match uffd::copy(emu.uffd, addr, slot, PAGE, 0) {
-                    Ok(_) => {
-                        s.discard.push(slot);
-                        Ok(false)
-                    }
-                    // EAGAIN: an event is pending (e.g. the evictor's store
-                    // discard); retried like a move refused for that reason.
-                    Err((c, _)) => Err(if c == libc::EAGAIN { c } else { e }),
-                }
-            }
-            Err(e) => Err(e),
-        },
+        }
         Store::Blade(b) => {
             // The remote copy is freed (in the background) only once the page
             // is installed: an install refused with EAGAIN is retried.

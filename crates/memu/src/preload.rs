@@ -103,6 +103,9 @@ extern "C" fn fork_child() {
                 if e.uffd_intact() {
                     libc::close(e.uffd);
                 }
+                if e.store_uffd != e.uffd && sys::file_id(e.store_uffd) == e.store_uffd_id {
+                    libc::close(e.store_uffd);
+                }
                 if e.pagemap_fd >= 0 && sys::file_id(e.pagemap_fd) == e.pagemap_id {
                     libc::close(e.pagemap_fd);
                 }

@@ -1,11 +1,21 @@
 //! The remote store: where evicted pages live.
 //!
 //! In-process (the study's setup): the store is a large reservation in the
-//! emulated process itself, registered with the same userfaultfd, and pages are
-//! moved into and out of it with UFFDIO_MOVE -- page-table moves, no copy -- so
-//! the only cost of a transfer is the injected network delay. A slot is one
-//! page-sized hole in the reservation. Blade backends (see blade.rs) keep the
-//! bytes in a separate server process instead.
+//! emulated process itself. Eviction moves a page into a slot with UFFDIO_MOVE
+//! (atomic: the program can never see the page half-gone); a fetch copies it
+//! back with UFFDIO_COPY, and the slot's stale copy is discarded later by the
+//! evictor, in batches. The copy costs ~1 us of memcpy; a move back would
+//! instead clear the slot's page-table entry and flush it from every other
+//! CPU running the process -- an inter-processor interrupt the fault would
+//! wait for (a third of the handler's time on the 2-core VM).
+//!
+//! The reservation is registered with a userfaultfd of its own, with no event
+//! features: UFFDIO_MOVE needs its destination registered, but discarding
+//! slots (MADV_DONTNEED) on a range of the program's userfaultfd would raise
+//! REMOVE events, and while one is unread every fetch fails with EAGAIN.
+//! Nothing ever faults on the store: a slot is read only while it holds a
+//! page. A slot is one page-sized hole in the reservation. Blade backends
+//! (see blade.rs) keep the bytes in a separate server process instead.
 
 use crate::blade::BladeStore;
 use crate::uffd::{self, PAGE};
@@ -14,12 +24,15 @@ pub const STORE_BYTES: u64 = 1 << 40;
 
 pub struct InProc {
     pub base: u64,
+    /// The store's own userfaultfd (see above); -1 for a blade's staging
+    /// area, which uses the program's.
+    pub uffd: i32,
     bump: u64,
     /// Empty slots ready for reuse.
     free: Vec<u64>,
-    /// Slots still holding a page nobody needs; they must be discarded
-    /// (MADV_DONTNEED, which raises a REMOVE event) before reuse, which only
-    /// the evictor may do: the handler cannot wait for its own event.
+    /// Slots still holding a page nobody needs (fetched back, or freed by
+    /// the program); the evictor discards them (MADV_DONTNEED) before reuse,
+    /// in batches, off the fault path.
     pub discard: Vec<u64>,
 }
 
@@ -29,7 +42,24 @@ pub enum Store {
 }
 
 impl InProc {
-    pub fn new(uffd_fd: i32, mode: u64) -> Result<InProc, i32> {
+    /// The in-process store, with a userfaultfd of its own.
+    pub fn new() -> Result<InProc, i32> {
+        let (fd, got) = uffd::open(uffd::FEATURE_MOVE)?;
+        let fd = crate::sys::high_fd(fd);
+        if got & uffd::FEATURE_MOVE == 0 {
+            return Err(libc::ENOSYS);
+        }
+        match Self::reserve(fd, uffd::REGISTER_MODE_MISSING) {
+            Ok(s) => Ok(InProc { uffd: fd, ..s }),
+            Err(e) => {
+                unsafe { libc::close(fd) };
+                Err(e)
+            }
+        }
+    }
+
+    /// A reservation registered with `uffd_fd` (a blade's staging area).
+    pub fn reserve(uffd_fd: i32, mode: u64) -> Result<InProc, i32> {
         let base = unsafe {
             crate::sys::mmap(
                 0,
@@ -41,7 +71,7 @@ impl InProc {
             )?
         };
         uffd::register(uffd_fd, base, STORE_BYTES, mode)?;
-        Ok(InProc { base, bump: base, free: Vec::new(), discard: Vec::new() })
+        Ok(InProc { base, uffd: -1, bump: base, free: Vec::new(), discard: Vec::new() })
     }
 
     pub fn range(&self) -> (u64, u64) {

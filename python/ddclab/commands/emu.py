@@ -249,6 +249,9 @@ def probe_cmd(pages, samples, latency, spin, idle_poll):
     s = runner.Settings(latency_ns=units.latency_ns(latency), spin=spin)
     with idle.Holder(idle_poll) as ip:
         click.echo(f"{'backend':<10} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
+        d = probemod.uffd_floor(samples, spin)
+        click.echo(f"{'floor':<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}   "
+                   "(a bare userfaultfd round trip, no emulator)")
         for name in ("inproc", "shm", "tcp"):
             s.backend = name
             d = probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32))

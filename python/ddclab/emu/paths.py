@@ -14,6 +14,7 @@ from ..errors import DdclabError
 
 SHIM = "libddclab_memu.so"
 FAULTCOST = "memu-faultcost"
+FLOOR = "memu-uffd-floor"
 BLADE = "memu-blade"
 
 

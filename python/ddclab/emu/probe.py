@@ -44,6 +44,17 @@ class Distribution:
         return cls(n, s[0] / 1000.0, sum(s) / n / 1000.0, q(0.5), q(0.99), q(0.995), s[-1] / 1000.0)
 
 
+def uffd_floor(samples: int = 4000, spin: bool = False) -> Distribution:
+    """A bare userfaultfd round trip on this machine, without the emulator
+    (memu-uffd-floor): the floor under `fault_cost` at zero delay."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("DDCLAB_MEMU_")}
+    r = subprocess.run([str(paths.tool(paths.FLOOR)), str(samples), "1" if spin else "0"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        raise DdclabError(f"userfaultfd floor probe failed: {(r.stderr.strip().splitlines() or ['exit %d' % r.returncode])[-1]}")
+    return Distribution.of(json.loads(r.stdout)["samples_ns"])
+
+
 def fault_cost(settings: Settings, pages: int = 4096, samples: int = 1000, local_pages: int = 256) -> Distribution:
     s = Settings(**{**settings.__dict__})
     s.local_pages = local_pages

@@ -1,0 +1,100 @@
+//! memu-uffd-floor: the cost of a bare userfaultfd round trip on this machine,
+//! without the emulator -- the floor under `memu-faultcost`.
+//!
+//! One thread touches never-used pages of a registered mapping, one at a
+//! time; a server thread reads each fault and answers it with one
+//! `UFFDIO_COPY` of a prepared page. There is no page table, no eviction and no
+//! network model: what is left is the trap, the kernel queueing the fault, the
+//! server's wake-up (or its spin), the copy, and the faulting thread's
+//! wake-up. No emulator can be faster than this on the same machine.
+//!
+//! Usage: memu-uffd-floor SAMPLES SPIN   (SPIN 1: the server busy-polls)
+//! Prints one JSON object: {"samples_ns": [...]}.
+//! Run it without the shim preloaded (it manages its own userfaultfd).
+
+#[path = "../uffd.rs"]
+#[allow(dead_code)]
+mod uffd;
+
+use std::time::Instant;
+
+const PAGE: usize = 4096;
+
+fn arg(i: usize, default: u64) -> u64 {
+    match std::env::args().nth(i) {
+        None => default,
+        Some(s) => s.parse().unwrap_or_else(|_| {
+            eprintln!("error: argument {i} must be a non-negative integer, got {s:?}");
+            std::process::exit(2)
+        }),
+    }
+}
+
+fn fail(what: &str, e: i32) -> ! {
+    eprintln!("error: {what} failed (errno {e})");
+    std::process::exit(1)
+}
+
+fn main() {
+    let samples = arg(1, 4000).max(1) as usize;
+    let spin = match arg(2, 0) {
+        0 => false,
+        1 => true,
+        s => {
+            eprintln!("error: SPIN must be 0 or 1, got {s}");
+            std::process::exit(2)
+        }
+    };
+    let (fd, _) = uffd::open(0).unwrap_or_else(|e| fail("userfaultfd", e));
+    if spin {
+        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
+    }
+    let len = samples * PAGE;
+    let map = |len: usize| unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            fail("mmap", *libc::__errno_location());
+        }
+        p as u64
+    };
+    let base = map(len);
+    let src = map(PAGE);
+    unsafe { std::ptr::write_bytes(src as *mut u8, 7, PAGE) };
+    uffd::register(fd, base, len as u64, uffd::REGISTER_MODE_MISSING).unwrap_or_else(|e| fail("UFFDIO_REGISTER", e));
+    std::thread::spawn(move || {
+        let mut msgs = [uffd::Msg::default(); 8];
+        loop {
+            if !spin {
+                let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                unsafe { libc::poll(&mut p, 1, -1) };
+            }
+            if let Ok(n) = uffd::read_msgs(fd, &mut msgs) {
+                for m in &msgs[..n] {
+                    if m.event == uffd::EVENT_PAGEFAULT {
+                        let _ = uffd::copy(fd, m.b & !(PAGE as u64 - 1), src, PAGE as u64, 0);
+                    }
+                }
+            }
+        }
+    });
+    let mut out: Vec<u64> = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let addr = (base as usize + i * PAGE) as *const u8;
+        let t = Instant::now();
+        let v = unsafe { addr.read_volatile() };
+        out.push(t.elapsed().as_nanos() as u64);
+        if v != 7 {
+            eprintln!("error: page {i} came back wrong ({v})");
+            std::process::exit(1);
+        }
+    }
+    let list: Vec<String> = out.iter().map(|x| x.to_string()).collect();
+    println!("{{\"samples_ns\": [{}]}}", list.join(", "));
+}
