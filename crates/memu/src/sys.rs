@@ -16,6 +16,11 @@ pub unsafe fn mmap(addr: u64, len: u64, prot: i32, flags: i32, fd: i32, off: i64
     }
 }
 
+/// A fresh private anonymous read-write mapping of `len` bytes.
+pub fn anon(len: u64) -> Result<u64, i32> {
+    unsafe { mmap(0, len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) }
+}
+
 pub unsafe fn munmap(addr: u64, len: u64) -> i64 {
     libc::syscall(libc::SYS_munmap, addr, len)
 }

@@ -13,17 +13,14 @@
 //! instead of read faults.
 //! Prints one JSON object: {"samples_ns": [...], "fill_ns": N, "pages": N}.
 
-use std::time::Instant;
+#[path = "../sys.rs"]
+#[allow(dead_code)]
+mod sys;
+#[path = "../tool_args.rs"]
+mod tool_args;
 
-fn arg(i: usize, default: u64) -> u64 {
-    match std::env::args().nth(i) {
-        None => default,
-        Some(s) => s.parse().unwrap_or_else(|_| {
-            eprintln!("error: argument {i} must be a non-negative integer, got {s:?}");
-            std::process::exit(2)
-        }),
-    }
-}
+use std::time::Instant;
+use tool_args::arg;
 
 fn main() {
     let pages = arg(1, 8192).max(16) as usize;
@@ -39,21 +36,10 @@ fn main() {
     };
     const PAGE: usize = 4096;
     let len = pages * PAGE;
-    let buf = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if buf == libc::MAP_FAILED {
+    let base = sys::anon(len as u64).unwrap_or_else(|_| {
         eprintln!("error: cannot map {len} bytes");
-        std::process::exit(2);
-    }
-    let base = buf as *mut u8;
+        std::process::exit(2)
+    }) as *mut u8;
     let t0 = Instant::now();
     for p in 0..pages {
         unsafe { base.add(p * PAGE).write_volatile(p as u8 | 1) };

@@ -16,19 +16,16 @@
 #[allow(dead_code)]
 mod uffd;
 
+#[path = "../sys.rs"]
+#[allow(dead_code)]
+mod sys;
+#[path = "../tool_args.rs"]
+mod tool_args;
+
 use std::time::Instant;
+use tool_args::arg;
 
 const PAGE: usize = 4096;
-
-fn arg(i: usize, default: u64) -> u64 {
-    match std::env::args().nth(i) {
-        None => default,
-        Some(s) => s.parse().unwrap_or_else(|_| {
-            eprintln!("error: argument {i} must be a non-negative integer, got {s:?}");
-            std::process::exit(2)
-        }),
-    }
-}
 
 fn fail(what: &str, e: i32) -> ! {
     eprintln!("error: {what} failed (errno {e})");
@@ -50,20 +47,7 @@ fn main() {
         unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
     }
     let len = samples * PAGE;
-    let map = |len: usize| unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            fail("mmap", *libc::__errno_location());
-        }
-        p as u64
-    };
+    let map = |len: usize| sys::anon(len as u64).unwrap_or_else(|e| fail("mmap", e));
     let base = map(len);
     let src = map(PAGE);
     unsafe { std::ptr::write_bytes(src as *mut u8, 7, PAGE) };
