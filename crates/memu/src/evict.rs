@@ -94,6 +94,33 @@ pub fn evictor_main(emu: &'static Emu) {
     }
 }
 
+/// Move `n` contiguous pages at `src` to the contiguous slots at `dst` with
+/// one `UFFDIO_MOVE`, so the kernel flushes the run from the other CPUs once
+/// instead of once per page; the outcome of each page. After any error each
+/// page of the run is looked at: one that moved counts as moved (the kernel's
+/// count is not trusted, see `Emu::move_page`), the others are moved one by
+/// one, with `move_page`'s checks.
+fn move_run(emu: &Emu, dst: u64, src: u64, n: u64) -> Vec<Result<(), i32>> {
+    emu.stats.add(Counter::EvictMoves, 1);
+    if n == 1 {
+        return vec![emu.move_page_with(emu.store_uffd, dst, src, false)];
+    }
+    if let Ok(moved) = uffd::mv(emu.store_uffd, dst, src, n * PAGE, uffd::MOVE_MODE_DONTWAKE) {
+        if moved == n * PAGE {
+            return vec![Ok(()); n as usize];
+        }
+    }
+    (0..n)
+        .map(|k| {
+            let (d, s) = (dst + k * PAGE, src + k * PAGE);
+            match (emu.present(d), emu.present(s)) {
+                (Some(true), Some(false)) => Ok(()),
+                _ => emu.move_page_with(emu.store_uffd, d, s, false),
+            }
+        })
+        .collect()
+}
+
 /// Release store slots whose pages the program freed. MADV_DONTNEED on the
 /// (registered) store raises a REMOVE event that the handler reads, which is
 /// why only this thread may do it.
@@ -202,10 +229,31 @@ fn evict_batch(emu: &Emu) -> usize {
     {
         let mut core = emu.core.lock();
         picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
-        for v in picked {
+        picked.sort_unstable();
+        // In-process: contiguous victims get contiguous slots, so each run
+        // leaves with one move (see slots.rs).
+        let mut run_slots: Vec<Option<u64>> = vec![None; picked.len()];
+        if let Store::InProc(s) = &mut core.store {
+            let mut i = 0;
+            for (_, n) in crate::fault::runs(&picked) {
+                let mut left = n;
+                while left > 1 {
+                    let take = left.min(crate::slots::MAX_RUN);
+                    if let Some(first) = s.alloc_run(take) {
+                        for k in 0..take as usize {
+                            run_slots[i + k] = Some(first + k as u64 * PAGE);
+                        }
+                    }
+                    i += take as usize;
+                    left -= take;
+                }
+                i += left as usize;
+            }
+        }
+        for (v, run_slot) in picked.into_iter().zip(run_slots) {
             let dirty = core.pt.pages[&v].dirty || !dirty_tracking;
             let slot = match &mut core.store {
-                Store::InProc(s) => s.alloc().map(|s| (s, 0)),
+                Store::InProc(s) => run_slot.or_else(|| s.alloc()).map(|s| (s, 0)),
                 Store::Blade(b) => b.staging.alloc().map(|st| (emu.blade.as_ref().unwrap().new_key(), st)),
             };
             match slot {
@@ -220,10 +268,17 @@ fn evict_batch(emu: &Emu) -> usize {
         return 0;
     }
     // Move the pages out, without the page-table lock: faults keep being served.
+    // In-process, a run of contiguous pages into contiguous slots at a time.
     let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
-    for &(v, slot, _dirty, stage) in &victims {
+    let contiguous = |a: &(u64, u64, bool, u64), b: &(u64, u64, bool, u64), k: u64| b.0 == a.0 + k && b.1 == a.1 + k * PAGE;
+    while emu.blade.is_none() && results.len() < victims.len() {
+        let first = victims[results.len()];
+        let n = victims[results.len()..].iter().zip(0..).take_while(|(x, k)| contiguous(&first, x, *k)).count();
+        results.extend(move_run(emu, first.1, first.0 * PAGE, n as u64));
+    }
+    for &(v, slot, _dirty, stage) in &victims[results.len()..] {
         let r = match &emu.blade {
-            None => emu.move_page_with(emu.store_uffd, slot, v * PAGE, false),
+            None => unreachable!("in-process victims were moved by runs above"),
             Some(b) => match emu.move_page(stage, v * PAGE, false) {
                 // The page is out of the program's reach; ship it. A failed
                 // send puts it back where it was.

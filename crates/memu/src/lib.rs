@@ -24,6 +24,7 @@ pub mod netmodel;
 pub mod pages;
 pub mod preload;
 pub mod region;
+pub mod slots;
 pub mod stats;
 pub mod store;
 pub mod sys;

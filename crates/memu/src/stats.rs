@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const MAGIC: u64 = 0x3154_5453_554d_4444; // "DDMUSTS1"
-pub const VERSION: u64 = 3;
+pub const VERSION: u64 = 4;
 pub const HIST_BUCKETS: usize = 1200;
 
 /// Histogram bucket of a duration in ns.
@@ -83,6 +83,9 @@ pub enum Counter {
     /// `Emu::lose_uffd`): with no page remote it ran on unemulated, with
     /// pages remote the shim stopped it (exit 125).
     UffdClosed,
+    /// UFFDIO_MOVE calls the evictor made (runs of contiguous pages leave
+    /// with one: pages_evicted / evict_moves is the mean run).
+    EvictMoves,
     N,
 }
 

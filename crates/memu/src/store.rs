@@ -18,6 +18,7 @@
 //! (see blade.rs) keep the bytes in a separate server process instead.
 
 use crate::blade::BladeStore;
+use crate::slots::Slots;
 use crate::uffd::{self, PAGE};
 
 pub const STORE_BYTES: u64 = 1 << 40;
@@ -27,9 +28,9 @@ pub struct InProc {
     /// The store's own userfaultfd (see above); -1 for a blade's staging
     /// area, which uses the program's.
     pub uffd: i32,
-    bump: u64,
-    /// Empty slots ready for reuse.
-    free: Vec<u64>,
+    /// Which slots are in use (holding a page, being filled, or waiting to
+    /// be discarded).
+    slots: Slots,
     /// Slots still holding a page nobody needs (fetched back, or freed by
     /// the program); the evictor discards them (MADV_DONTNEED) before reuse,
     /// in batches, off the fault path.
@@ -71,7 +72,7 @@ impl InProc {
             )?
         };
         uffd::register(uffd_fd, base, STORE_BYTES, mode)?;
-        Ok(InProc { base, uffd: -1, bump: base, free: Vec::new(), discard: Vec::new() })
+        Ok(InProc { base, uffd: -1, slots: Slots::new(STORE_BYTES / PAGE), discard: Vec::new() })
     }
 
     pub fn range(&self) -> (u64, u64) {
@@ -79,20 +80,17 @@ impl InProc {
     }
 
     pub fn alloc(&mut self) -> Option<u64> {
-        if let Some(s) = self.free.pop() {
-            return Some(s);
-        }
-        if self.bump + PAGE > self.base + STORE_BYTES {
-            return None;
-        }
-        let s = self.bump;
-        self.bump += PAGE;
-        Some(s)
+        self.alloc_run(1)
     }
 
-    /// The page left the slot (fetched back): it can be reused at once.
+    /// `n` (at most `slots::MAX_RUN`) contiguous empty slots; the first one's address.
+    pub fn alloc_run(&mut self, n: u64) -> Option<u64> {
+        self.slots.alloc_run(n).map(|i| self.base + i * PAGE)
+    }
+
+    /// The slot is empty (its page left, or was discarded): reusable at once.
     pub fn release_empty(&mut self, slot: u64) {
-        self.free.push(slot);
+        self.slots.release((slot - self.base) / PAGE);
     }
 }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAGIC = 0x3154_5453_554D_4444
-VERSION = 3
+VERSION = 4
 HIST_BUCKETS = 1200
 HEADER = 4
 
@@ -28,7 +28,7 @@ COUNTERS = [
     "registered", "rescans", "trace_records", "trace_dropped", "fork_prefetch",
     "events", "start_ns", "evict_races", "evict_ns", "late_pages",
     "move_misreports", "stale_local", "markers_cleared", "hook_requests",
-    "uffd_closed",
+    "uffd_closed", "evict_moves",
 ]
 
 
