@@ -207,7 +207,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 3 == 0 && !held.is_empty() {
+            if x.is_multiple_of(3) && !held.is_empty() {
                 let i = (x / 3) as usize % held.len();
                 s.release(held.swap_remove(i));
             } else {
