@@ -691,7 +691,7 @@ impl Emu {
                 p.state = State::Resident;
                 p.dirty |= !clean;
                 core.pt.resident += 1;
-                core.pt.clock.push(vpn);
+                core.pt.clock.push_back(vpn);
                 self.stats.add(Counter::ForkPrefetch, 1);
             }
         }

@@ -206,7 +206,7 @@ fn evict_batch(emu: &Emu) -> usize {
                 if p.state == State::Evicting {
                     p.state = State::Resident;
                     p.refbit = false; // this rescue was its second chance
-                    core.pt.clock.push(*v);
+                    core.pt.clock.push_back(*v);
                 }
             }
         }
@@ -346,12 +346,12 @@ fn evict_batch(emu: &Emu) -> usize {
                         // an address-space change being reported): try later.
                         _ if at != v => {
                             p.state = State::Resident;
-                            core.pt.clock.push(at);
+                            core.pt.clock.push_back(at);
                         }
                         libc::EBUSY | libc::EAGAIN | libc::EEXIST => {
                             p.state = State::Resident;
                             p.refbit = true;
-                            core.pt.clock.push(at);
+                            core.pt.clock.push_back(at);
                             emu.stats.add(Counter::EvictSkipped, 1);
                         }
                         // Not present after all (discarded by the program

@@ -434,7 +434,7 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
                 e.refbit = vpn == p.fault_vpn;
                 e.dirty = !clean;
                 core.pt.resident += 1;
-                core.pt.clock.push(vpn);
+                core.pt.clock.push_back(vpn);
                 installed.push(vpn);
             }
             Err(libc::EAGAIN) => again.push((vpn, slot)),
@@ -447,7 +447,7 @@ fn complete(emu: &Emu, core: &mut Core, p: Pending) -> Option<Pending> {
                 e.refbit = true;
                 e.dirty = true;
                 core.pt.resident += 1;
-                core.pt.clock.push(vpn);
+                core.pt.clock.push_back(vpn);
                 core.store.release_full(slot);
                 let _ = uffd::wake(emu.uffd, vpn * PAGE, PAGE);
             }

@@ -4,7 +4,7 @@
 //! Pages never touched have no entry (they read as zeros). Entries are keyed by
 //! virtual page number so remap events can move them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,10 +56,11 @@ pub type PageMap = HashMap<u64, Page, BuildHasherDefault<VpnHasher>>;
 #[derive(Default)]
 pub struct PageTable {
     pub pages: PageMap,
-    /// Page numbers in CLOCK order; may hold stale entries (pages that left the
-    /// Resident state), dropped when the hand passes them.
-    pub clock: Vec<u64>,
-    pub hand: usize,
+    /// Page numbers in CLOCK order, the hand at the front: pages join at the
+    /// back, so a page is looked at again only after every older one (a
+    /// second-chance FIFO, which is CLOCK). May hold stale entries (pages that
+    /// left the Resident state), dropped when the hand reaches them.
+    pub clock: VecDeque<u64>,
     /// Registered ranges [start, end) in bytes, non-overlapping.
     pub regions: BTreeMap<u64, u64>,
     /// Pages counted against the local budget (Resident, Pinned, Evicting, and
@@ -131,7 +132,7 @@ impl PageTable {
         if !matches!(was.map(|p| p.state), Some(State::Resident | State::Pinned | State::Evicting)) {
             self.resident += 1;
         }
-        self.clock.push(vpn);
+        self.clock.push_back(vpn);
     }
 
     /// Choose up to `max` victims with CLOCK: a page whose reference bit is set
@@ -139,26 +140,20 @@ impl PageTable {
     pub fn select_victims(&mut self, max: usize) -> Vec<u64> {
         let mut out = Vec::with_capacity(max);
         let mut budget = 2 * self.clock.len() + 1;
-        while out.len() < max && !self.clock.is_empty() && budget > 0 {
+        while out.len() < max && budget > 0 {
             budget -= 1;
-            if self.hand >= self.clock.len() {
-                self.hand = 0;
-            }
-            let vpn = self.clock[self.hand];
+            let Some(vpn) = self.clock.pop_front() else { break };
             match self.pages.get_mut(&vpn) {
                 Some(p) if p.state == State::Resident => {
                     if p.refbit {
                         p.refbit = false;
-                        self.hand += 1;
+                        self.clock.push_back(vpn);
                     } else {
                         p.state = State::Evicting;
                         out.push(vpn);
-                        self.clock.swap_remove(self.hand);
                     }
                 }
-                _ => {
-                    self.clock.swap_remove(self.hand);
-                }
+                _ => {} // stale
             }
         }
         out
@@ -220,7 +215,7 @@ impl PageTable {
                 self.evict_redirect.insert(s + i, d + i);
             }
             if p.state == State::Resident {
-                self.clock.push(d + i);
+                self.clock.push_back(d + i);
             }
             self.pages.insert(d + i, p);
         }
@@ -248,6 +243,19 @@ mod tests {
         assert_eq!(v2, vec![1, 3]);
         assert!(t.select_victims(1).is_empty());
         assert_eq!(t.resident, 3, "victims stay counted until their batch finishes");
+    }
+
+    #[test]
+    fn clock_looks_at_older_pages_before_newer_ones() {
+        // The hand must not reach a page that just arrived (a cluster fetched
+        // by readahead) before the pages that were there before it.
+        let mut t = PageTable::default();
+        for v in 1..=5 {
+            t.insert_resident(v, false, false);
+        }
+        assert_eq!(t.select_victims(2), vec![1, 2]);
+        t.insert_resident(6, false, false);
+        assert_eq!(t.select_victims(4), vec![3, 4, 5, 6]);
     }
 
     #[test]
