@@ -14,6 +14,7 @@ Every finished run is cached under ``OUT/.cache``; a rerun resumes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -29,7 +30,7 @@ from .. import apps as registry
 from .. import atomic
 from ..apps.emulate import Measurement, run as run_app
 from ..emu import fit as emufit
-from ..emu import idle
+from ..emu import idle, paths
 from ..emu.runner import PAGE, Settings, pages_for_percent
 from ..errors import DdclabError
 
@@ -108,7 +109,14 @@ def grid(scale: Scale) -> list[tuple[int, float, float]]:
 def _key(*parts) -> str:
     from .. import __version__
 
-    return hashlib.sha256(json.dumps([__version__, *parts], sort_keys=True).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps([__version__, _shim_digest(), *parts], sort_keys=True).encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _shim_digest() -> str:
+    """The emulator build's identity: a rebuilt shim (another eviction policy,
+    another fault path) measures differently, so its runs are new runs."""
+    return hashlib.sha256(paths.shim().read_bytes()).hexdigest()[:16]
 
 
 def _cached(cache: Path, key: str, compute: Callable[[], dict]) -> dict:
