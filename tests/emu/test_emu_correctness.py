@@ -96,3 +96,13 @@ def test_fork_with_a_blade(memtest, memu_dir, backend):
     r = run(memtest, "fork", 4, 256, backend=backend)
     assert r.returncode == 0, r.status_text()
     assert r.summary.processes == 2
+
+
+def test_contiguous_victims_leave_with_one_move(memtest, memu_dir):
+    # basic fills 8 MiB in order: the oldest pages, which CLOCK takes first,
+    # are contiguous, so most leave in runs (one UFFDIO_MOVE, one TLB flush,
+    # per run) and the data still round-trips.
+    r = run(memtest, "basic", 8, 256)
+    assert r.returncode == 0
+    t = r.summary.totals
+    assert 0 < t["evict_moves"] < t["pages_evicted"] / 4, t
