@@ -86,6 +86,7 @@ def test_tiny_reproduction_end_to_end_and_cached(tmp_path, cli_env):
     html = (out / "report.html").read_text()
     assert "Figure 2" in html and "Table 3" in html and "hardware performance counters" in html
     assert "Idle CPUs poll" in html or "Idle CPUs halt" in html
+    assert "userfaultfd round trip (floor, no emulator): median" in html and (out / "overhead.csv").is_file()
     first = (out / "points.csv").read_bytes()
     r2 = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--apps", "kernel-rand", "--out", str(out)], cli_env)
     assert r2.returncode == 0, r2.stderr
