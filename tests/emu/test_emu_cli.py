@@ -33,7 +33,7 @@ def test_run_reports_degradation_overhead_and_trace(memtest, cli_env, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "calibration: peak" in r.stderr
     assert "degradation vs zero-injected-delay run" in r.stdout
-    assert "end-to-end fault cost" in r.stdout
+    assert "end-to-end fault cost" in r.stdout and "a bare userfaultfd round trip here (the floor)" in r.stdout
     t = pq.read_table(out)
     assert t.column_names == ["ts_ns", "pid", "page", "pages", "kind", "batch"]
     kinds = set(t.column("kind").to_pylist())

@@ -169,8 +169,11 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
     try:
         fc = probemod.fault_cost(base.zero_delay(), pages=2048, samples=400)
         result["fault_cost_us"] = asdict(fc)
+        floor = probemod.uffd_floor(400, base.spin)
+        result["uffd_floor_us"] = asdict(floor)
         click.echo(f"  end-to-end fault cost at zero injected delay (memu-faultcost): median {fc.median_us:.2f} us, "
-                   f"p99 {fc.p99_us:.2f} us (the study's kernel path: 2.46 us)")
+                   f"p99 {fc.p99_us:.2f} us; a bare userfaultfd round trip here (the floor): median {floor.median_us:.2f} us "
+                   "(the study's kernel path: 2.46 us)")
     except DdclabError as exc:
         click.echo(f"  end-to-end fault cost: not measured ({exc})", err=True)
     if trace_out is not None:
