@@ -69,6 +69,7 @@ def test_fct_table_mode(memtest, cli_env):
         (["--local", "10%", "--fct", "nope", "--", "true"], "--fct"),
         (["--local", "10%"], "no program given"),
         (["--local", "10%", "--backend", "rdma", "--", "true"], "--backend"),
+        (["--local", "10%", "--service-cpu", "9999", "--", "true"], "--service-cpu"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli_env, args, msg):
@@ -136,3 +137,24 @@ def test_sigterm_stops_the_emulated_program(memtest, cli_env):
     assert os.listdir(tmp) == [], "temporary files left behind"
     r = subprocess.run(["pgrep", "-f", f"{memtest} sleep 31"], capture_output=True)
     assert r.returncode == 1, "the emulated program is still running"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two CPUs")
+@pytest.mark.parametrize("choice", ["auto", "none"])
+def test_service_threads_are_pinned_to_one_cpu(cli_env, choice, tmp_path):
+    # A program that reports which CPUs each of its threads may use: the
+    # emulator's two service threads are threads of the program.
+    prog = ("import glob\n"
+            "for f in sorted(glob.glob('/proc/self/task/*/status')):\n"
+            "    print([l.split()[1] for l in open(f) if l.startswith('Cpus_allowed_list')][0])\n")
+    r = run_cli(["emu", "run", "--local", "64MiB", "--no-baseline", "--service-cpu", choice, "--",
+                 sys.executable, "-c", prog], cli_env)
+    assert r.returncode == 0, r.stderr
+    lists = r.stdout.split("results:")[0].split()  # the program prints before ddclab reports
+    allowed = sorted(os.sched_getaffinity(0))
+    everything = f"{allowed[0]}-{allowed[-1]}"
+    pinned = [x for x in lists if x == str(allowed[-1])]
+    if choice == "auto":
+        assert len(pinned) == 2 and lists.count(everything) == len(lists) - 2, lists
+    else:
+        assert not pinned and lists.count(everything) == len(lists), lists

@@ -43,6 +43,9 @@ def _common(f):
         click.option("--evict-batch", default=32, show_default=True, type=int, help="Pages per eviction batch."),
         click.option("--backend", default="inproc", show_default=True, help="Where remote pages live: inproc (this process's RAM), tcp or shm (a memu-blade server started for the run), tcp:HOST:PORT or shm:SOCKPATH (a running one)."),
         _IDLE_POLL,
+        click.option("--service-cpu", default="auto", show_default=True,
+                     help="Pin the emulator's handler and evictor threads to one CPU (auto: the last one this process may use; "
+                          "none; or a number): the scheduler then keeps the program's threads on the others."),
         click.option("--recalibrate", is_flag=True, help="Ignore the cached calibration of this command line."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the results as JSON here."),
         click.argument("program", nargs=-1, type=click.UNPROCESSED),
@@ -52,7 +55,8 @@ def _common(f):
     return f
 
 
-def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, evict_batch, backend="inproc") -> runner.Settings:
+def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, evict_batch, backend="inproc",
+              service_cpu="auto") -> runner.Settings:
     if readahead < 1 or readahead > 512 or readahead & (readahead - 1):
         raise DdclabError(f"--readahead {readahead}: must be a power of two between 1 and 512")
     if not 1 <= evict_batch <= 4096:
@@ -64,6 +68,7 @@ def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, e
         readahead=readahead,
         fct=runner.resolve_fct(fct) if fct else None,
         spin=spin,
+        service_cpu=runner.check_service_cpu(service_cpu),
         dirty_tracking=dirty,
         evict_batch=evict_batch,
         backend=runner.check_backend(backend),
@@ -131,11 +136,11 @@ def command() -> None:
 @click.option("--trace", "trace_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every remote read and write to this Parquet file.")
 @_common
 def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll,
-            recalibrate, out, program):
+            service_cpu, recalibrate, out, program):
     """Run PROGRAM with only part of its memory local."""
     argv = runner.resolve_program(list(program))
     lat = units.latency_ns(latency)
-    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend)
+    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu)
     with idle.Holder(idle_poll) as ip:
         return _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out)
 
@@ -146,7 +151,8 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
     result = {"program": argv, "local": local_info, "local_pages": pages, "idle_poll": ip.to_dict()}
     click.echo(f"emulating {Path(argv[0]).name}: local {pages} pages, latency {lat} ns, "
                f"bandwidth {'unlimited' if not base.bandwidth_bps else f'{base.bandwidth_bps / 1e9:g} Gb/s'}"
-               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}; "
+               f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}, "
+               f"service CPU {base.service_cpu}; "
                f"{ip.describe()}", err=True)
     zero = None
     if baseline:
@@ -187,15 +193,16 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
 @click.option("--latency", "latencies", default="0,1us,2us,5us", show_default=True, help="Comma-separated injected latencies.")
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per latency (the median runtime is used).")
 @_common
-def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll, recalibrate,
-              out, program):
+def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll, service_cpu,
+              recalibrate, out, program):
     """Run PROGRAM at several injected latencies and fit runtime against delay."""
     with idle.Holder(idle_poll) as ip:
-        return _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, ip, recalibrate,
-                      out, program)
+        return _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, ip,
+                      recalibrate, out, program)
 
 
-def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, ip, recalibrate, out, program):
+def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, ip, recalibrate,
+           out, program):
     argv = runner.resolve_program(list(program))
     lats = units.latency_list(latencies)
     if 0 not in lats:
@@ -204,7 +211,7 @@ def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_trac
         raise DdclabError(f"--repeat {repeat}: must be at least 1")
     if fct:
         raise DdclabError("--fct: a sweep varies the latency; use `emu run --fct` for FCT-table runs")
-    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend)
+    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend, service_cpu)
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
     click.echo(ip.describe(), err=True)

@@ -37,6 +37,7 @@ class Settings:
     readahead: int = 8
     fct: str | None = None  # path of an FCT table
     spin: bool = False
+    service_cpu: str = "auto"  # where the handler and evictor run: auto | none | N
     dirty_tracking: bool = True
     evict_batch: int = 32
     backend: str = "inproc"  # inproc | tcp | shm | tcp:HOST:PORT | shm:SOCKPATH
@@ -48,6 +49,7 @@ class Settings:
             "DDCLAB_MEMU_BANDWIDTH_BPS": str(self.bandwidth_bps),
             "DDCLAB_MEMU_READAHEAD": str(self.readahead),
             "DDCLAB_MEMU_SPIN": "1" if self.spin else "0",
+            "DDCLAB_MEMU_SERVICE_CPU": self.service_cpu,
             "DDCLAB_MEMU_DIRTY": "1" if self.dirty_tracking else "0",
             "DDCLAB_MEMU_EVICT_BATCH": str(self.evict_batch),
             "DDCLAB_MEMU_LOCAL_PAGES": "unlimited" if self.local_pages is None else str(self.local_pages),
@@ -111,6 +113,17 @@ def resolve_program(argv: list[str]) -> list[str]:
     if found is None:
         raise DdclabError(f"program not found on PATH: {prog}")
     return [found] + argv[1:]
+
+
+def check_service_cpu(spec: str) -> str:
+    """auto, none, or a CPU this process may run on."""
+    if spec in ("auto", "none"):
+        return spec
+    allowed = sorted(os.sched_getaffinity(0))
+    if spec.isdigit() and int(spec) in allowed:
+        return str(int(spec))
+    raise DdclabError(f"--service-cpu {spec!r}: expected auto, none or one of the CPUs this process may use "
+                      f"({', '.join(map(str, allowed))})")
 
 
 def check_backend(spec: str) -> str:
