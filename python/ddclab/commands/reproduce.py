@@ -37,7 +37,7 @@ def phost_cmd(scale: str, out_dir: Path, workers: int | None, scheduler: str | N
 @click.option("--scale", type=click.Choice(["tiny", "small", "paper"]), default="small", show_default=True,
               help="tiny: seconds, C kernels only (tests); small: under 30 minutes on 2 cores; paper: larger data, 5 repetitions.")
 @click.option("--apps", "apps_spec", default=None, metavar="A,B", help="Comma-separated apps (default: the scale's set). See --list-apps.")
-@click.option("--reps", type=int, default=None, help="Repetitions per point; the median is used (default: 1 tiny, 2 small, 5 paper).")
+@click.option("--reps", type=int, default=None, help="Repetitions per point; the median is used (default: 1 tiny, 3 small, 5 paper).")
 @click.option("--setup", is_flag=True, help="Install the apps (apt-get, compilers) and exit.")
 @click.option("--list-apps", is_flag=True, help="List the apps, whether each can run now, and exit.")
 @click.option("--idle-poll", default="auto", show_default=True,
