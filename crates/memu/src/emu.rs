@@ -296,11 +296,7 @@ extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
             emu.fd_unshare_failed.store(true, Ordering::Release);
         }
         emu.threads_ready.fetch_add(1, Ordering::AcqRel);
-        // A spinning handler never yields its CPU: pinned next to it, the
-        // evictor would wait whole time slices (20 ms p99 fault cost).
-        if !(emu.cfg.spin && emu.cfg.service_cpu == ServiceCpu::Auto) {
-            pin_service_thread(emu.cfg.service_cpu);
-        }
+        pin_service_thread(&emu.cfg);
         f(emu);
     }
     std::ptr::null_mut()
@@ -309,15 +305,18 @@ extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
 /// Pin the calling service thread (see `ServiceCpu`). A CPU the process may
 /// not use leaves the thread unpinned: the setting is a placement hint, and
 /// the program must run whatever the machine.
-fn pin_service_thread(choice: ServiceCpu) {
+fn pin_service_thread(cfg: &Config) {
     unsafe {
         let mut allowed: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
             return;
         }
-        let cpu = match choice {
+        let cpu = match cfg.service_cpu {
             ServiceCpu::None => return,
             ServiceCpu::Cpu(n) => n,
+            // A spinning handler never yields its CPU: pinned next to it, the
+            // evictor would wait whole time slices (20 ms p99 fault cost).
+            ServiceCpu::Auto if cfg.spin => return,
             ServiceCpu::Auto => {
                 if libc::CPU_COUNT(&allowed) < 2 {
                     return;

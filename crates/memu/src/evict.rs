@@ -230,35 +230,27 @@ fn evict_batch(emu: &Emu) -> usize {
         let mut core = emu.core.lock();
         picked.retain(|v| core.pt.pages.get(v).is_some_and(|p| p.state == State::Evicting));
         picked.sort_unstable();
-        // In-process: contiguous victims get contiguous slots, so each run
-        // leaves with one move (see slots.rs).
-        let mut run_slots: Vec<Option<u64>> = vec![None; picked.len()];
-        if let Store::InProc(s) = &mut core.store {
-            let mut i = 0;
-            for (_, n) in crate::fault::runs(&picked) {
-                let mut left = n;
-                while left > 1 {
-                    let take = left.min(crate::slots::MAX_RUN);
-                    if let Some(first) = s.alloc_run(take) {
-                        for k in 0..take as usize {
-                            run_slots[i + k] = Some(first + k as u64 * PAGE);
-                        }
+        let core = &mut *core;
+        // Contiguous victims (at most MAX_RUN at a time) get contiguous slots
+        // in-process, so each run leaves with one move (see slots.rs).
+        for (start, n) in crate::fault::runs(&picked) {
+            for first in (start..start + n).step_by(crate::slots::MAX_RUN as usize) {
+                let take = (start + n - first).min(crate::slots::MAX_RUN);
+                let run = match &mut core.store {
+                    Store::InProc(s) if take > 1 => s.alloc_run(take),
+                    _ => None,
+                };
+                for v in first..first + take {
+                    let slot = match &mut core.store {
+                        Store::InProc(s) => run.map(|r| r + (v - first) * PAGE).or_else(|| s.alloc()).map(|s| (s, 0)),
+                        Store::Blade(b) => b.staging.alloc().map(|st| (emu.blade.as_ref().unwrap().new_key(), st)),
+                    };
+                    let p = core.pt.pages.get_mut(&v).unwrap();
+                    match slot {
+                        Some((slot, stage)) => victims.push((v, slot, p.dirty || !dirty_tracking, stage)),
+                        None => p.state = State::Resident,
                     }
-                    i += take as usize;
-                    left -= take;
                 }
-                i += left as usize;
-            }
-        }
-        for (v, run_slot) in picked.into_iter().zip(run_slots) {
-            let dirty = core.pt.pages[&v].dirty || !dirty_tracking;
-            let slot = match &mut core.store {
-                Store::InProc(s) => run_slot.or_else(|| s.alloc()).map(|s| (s, 0)),
-                Store::Blade(b) => b.staging.alloc().map(|st| (emu.blade.as_ref().unwrap().new_key(), st)),
-            };
-            match slot {
-                Some((slot, stage)) => victims.push((v, slot, dirty, stage)),
-                None => core.pt.pages.get_mut(&v).unwrap().state = State::Resident,
             }
         }
         // Until the moves are done, faults at these addresses wait.
@@ -268,18 +260,21 @@ fn evict_batch(emu: &Emu) -> usize {
         return 0;
     }
     // Move the pages out, without the page-table lock: faults keep being served.
-    // In-process, a run of contiguous pages into contiguous slots at a time.
     let mut results: Vec<Result<(), i32>> = Vec::with_capacity(victims.len());
-    let contiguous = |a: &(u64, u64, bool, u64), b: &(u64, u64, bool, u64), k: u64| b.0 == a.0 + k && b.1 == a.1 + k * PAGE;
-    while emu.blade.is_none() && results.len() < victims.len() {
-        let first = victims[results.len()];
-        let n = victims[results.len()..].iter().zip(0..).take_while(|(x, k)| contiguous(&first, x, *k)).count();
-        results.extend(move_run(emu, first.1, first.0 * PAGE, n as u64));
-    }
-    for &(v, slot, _dirty, stage) in &victims[results.len()..] {
-        let r = match &emu.blade {
-            None => unreachable!("in-process victims were moved by runs above"),
-            Some(b) => match emu.move_page(stage, v * PAGE, false) {
+    while results.len() < victims.len() {
+        let (v, slot, _dirty, stage) = victims[results.len()];
+        match &emu.blade {
+            // In-process: the run of victims whose pages and slots are both
+            // contiguous leaves with one move.
+            None => {
+                let n = victims[results.len()..]
+                    .iter()
+                    .zip(0..)
+                    .take_while(|&(x, k)| x.0 == v + k && x.1 == slot + k * PAGE)
+                    .count();
+                results.extend(move_run(emu, slot, v * PAGE, n as u64));
+            }
+            Some(b) => results.push(match emu.move_page(stage, v * PAGE, false) {
                 // The page is out of the program's reach; ship it. A failed
                 // send puts it back where it was.
                 Ok(_) => b.put(slot, stage).map_err(|e| {
@@ -288,9 +283,8 @@ fn evict_batch(emu: &Emu) -> usize {
                     libc::EBUSY
                 }),
                 Err(e) => Err(e),
-            },
-        };
-        results.push(r);
+            }),
+        }
     }
     let mut evicted = 0usize;
     let mut written_back: Vec<u64> = Vec::new();

@@ -50,8 +50,13 @@ def uffd_floor(samples: int = 4000, spin: bool = False) -> Distribution:
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("DDCLAB_MEMU_")}
     r = subprocess.run([str(paths.tool(paths.FLOOR)), str(samples), "1" if spin else "0"], env=env, capture_output=True,
                        text=True, timeout=120)
+    return _samples(r, "userfaultfd floor probe")
+
+
+def _samples(r: subprocess.CompletedProcess, what: str) -> Distribution:
+    """The distribution a measurement tool printed, or its last error line."""
     if r.returncode != 0:
-        raise DdclabError(f"userfaultfd floor probe failed: {(r.stderr.strip().splitlines() or ['exit %d' % r.returncode])[-1]}")
+        raise DdclabError(f"{what} failed: {(r.stderr.strip().splitlines() or ['exit %d' % r.returncode])[-1]}")
     return Distribution.of(json.loads(r.stdout)["samples_ns"])
 
 
@@ -74,6 +79,4 @@ def fault_cost(settings: Settings, pages: int = 4096, samples: int = 1000, local
         if blade is not None:
             blade.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    if r.returncode != 0:
-        raise DdclabError(f"fault-cost probe failed: {(r.stderr.strip().splitlines() or ['exit %d' % r.returncode])[-1]}")
-    return Distribution.of(json.loads(r.stdout)["samples_ns"])
+    return _samples(r, "fault-cost probe")

@@ -349,7 +349,8 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
         "anonymous resident set, measured by a calibration run with no limit. Runs are executed one at a time (they measure "
         "wall time; parallel runs on this 2-core machine would interfere), repetitions interleaved.")
     if ip is not None:
-        page.note(f"{ip.describe()[0].upper()}{ip.describe()[1:]} during every run, references included. "
+        state = ip.describe()
+        page.note(f"{state[0].upper()}{state[1:]} during every run, references included. "
                   + ("A halted CPU's wake-up is an interrupt through the hypervisor on a VM, and each remote fault has two; "
                      "polling keeps the emulator's own cost per fault near its work (docs/emulator.md, 'Overhead')."
                      if ip.active else "On a VM each remote fault then pays two wake-ups of halted CPUs (tens of us): "
