@@ -12,3 +12,16 @@ pub fn arg(i: usize, default: u64) -> u64 {
         }),
     }
 }
+
+/// Argument `i` as a 0/1 switch named `name` (absent: 0); anything else ends
+/// the tool with a one-line error and exit code 2.
+pub fn flag(i: usize, name: &str) -> bool {
+    match arg(i, 0) {
+        0 => false,
+        1 => true,
+        v => {
+            eprintln!("error: {name} must be 0 or 1, got {v}");
+            std::process::exit(2)
+        }
+    }
+}

@@ -20,20 +20,13 @@ mod sys;
 mod tool_args;
 
 use std::time::Instant;
-use tool_args::arg;
+use tool_args::{arg, flag};
 
 fn main() {
     let pages = arg(1, 8192).max(16) as usize;
     let samples = arg(2, 2000) as usize;
     let mut seed = arg(3, 1) | 1;
-    let write = match arg(4, 0) {
-        0 => false,
-        1 => true,
-        w => {
-            eprintln!("error: WRITE must be 0 or 1, got {w}");
-            std::process::exit(2)
-        }
-    };
+    let write = flag(4, "WRITE");
     const PAGE: usize = 4096;
     let len = pages * PAGE;
     let base = sys::anon(len as u64).unwrap_or_else(|_| {

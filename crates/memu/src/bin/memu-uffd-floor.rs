@@ -23,7 +23,7 @@ mod sys;
 mod tool_args;
 
 use std::time::Instant;
-use tool_args::arg;
+use tool_args::{arg, flag};
 
 const PAGE: usize = 4096;
 
@@ -34,14 +34,7 @@ fn fail(what: &str, e: i32) -> ! {
 
 fn main() {
     let samples = arg(1, 4000).max(1) as usize;
-    let spin = match arg(2, 0) {
-        0 => false,
-        1 => true,
-        s => {
-            eprintln!("error: SPIN must be 0 or 1, got {s}");
-            std::process::exit(2)
-        }
-    };
+    let spin = flag(2, "SPIN");
     let (fd, _) = uffd::open(0).unwrap_or_else(|e| fail("userfaultfd", e));
     if spin {
         unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
