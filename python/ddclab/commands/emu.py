@@ -2,7 +2,8 @@
 
     ddclab emu run --local 25% --latency 5us --bandwidth 40Gbps -- PROGRAM ARGS...
     ddclab emu sweep --local 25% --latency 0,1us,2us,5us -- PROGRAM ARGS...
-    ddclab emu probe
+    ddclab emu probe [--backend tcp:HOST:PORT]
+    ddclab emu blade tcp HOST:PORT
 
 See docs/emulator.md for the mechanism and what is not emulated.
 """
@@ -251,20 +252,50 @@ def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_trac
 @click.option("--samples", default=2000, show_default=True, type=int, help="Faults timed per backend.")
 @click.option("--latency", default="0", show_default=True, help="Injected latency (0 measures the emulator itself).")
 @click.option("--spin/--no-spin", default=False, show_default=True, help="Busy-poll the userfaultfd.")
+@click.option("--backend", "backends", multiple=True, default=("inproc", "shm", "tcp"), show_default=True,
+              help="Backend to measure (repeatable): inproc, shm, tcp, or a running blade's tcp:HOST:PORT / shm:SOCKPATH.")
 @_IDLE_POLL
-def probe_cmd(pages, samples, latency, spin, idle_poll):
+def probe_cmd(pages, samples, latency, spin, backends, idle_poll):
     """Measure the request latency of each backend (min/avg/median/p99.5/max)."""
     if pages < 64 or samples < 1:
         raise DdclabError("--pages must be at least 64 and --samples at least 1")
+    backends = [runner.check_backend(b) for b in backends]
     s = runner.Settings(latency_ns=units.latency_ns(latency), spin=spin)
     with idle.Holder(idle_poll) as ip:
-        click.echo(f"{'backend':<10} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
-        d = probemod.uffd_floor(samples, spin)
-        click.echo(f"{'floor':<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}   "
-                   "(a bare userfaultfd round trip, no emulator)")
-        for name in ("inproc", "shm", "tcp"):
+        w = max(10, *(len(b) for b in backends))
+
+        def row(name, d, note=""):
+            click.echo(f"{name:<{w}} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}{note}")
+
+        click.echo(f"{'backend':<{w}} {'min':>8} {'avg':>8} {'median':>8} {'p99.5':>8} {'max':>9}   (us per remote fault, {samples} samples)")
+        row("floor", probemod.uffd_floor(samples, spin), "   (a bare userfaultfd round trip, no emulator)")
+        for name in backends:
             s.backend = name
-            d = probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32))
-            click.echo(f"{name:<10} {d.min_us:8.2f} {d.avg_us:8.2f} {d.median_us:8.2f} {d.p995_us:8.2f} {d.max_us:9.2f}")
+            row(name, probemod.fault_cost(s, pages=pages, samples=samples, local_pages=max(16, pages // 32)))
         click.echo(ip.describe(), err=True)
+    return 0
+
+
+@command.command(name="blade")
+@click.argument("kind", type=click.Choice(["tcp", "shm"]))
+@click.argument("address")
+def blade_cmd(kind, address):
+    """Serve remote pages until Ctrl-C: a memory blade listening on ADDRESS
+    (HOST:PORT for tcp, port 0 picks one; a socket path for shm).
+
+    Programs elsewhere keep their remote pages here with
+    `ddclab emu run --backend tcp:HOST:PORT ...`. To put a real (virtual) link
+    between them, run the blade in another network namespace, e.g.
+    `ip netns exec blade ddclab emu blade tcp 10.0.0.2:7000` (docs/emulator.md,
+    "Backends")."""
+    blade = runner.Blade(kind, address)
+    click.echo(f"memory blade listening: use --backend {blade.spec}  (Ctrl-C stops it)")
+    try:
+        rc, err = blade.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        blade.close()
+    if rc != 0:
+        raise DdclabError(f"the memory blade exited with code {rc}: {err or 'no output'}")
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import DdclabError
 from . import paths
-from .runner import Blade, Settings
+from .runner import own_blade, Settings
 
 
 @dataclass
@@ -71,9 +71,7 @@ def fault_cost(settings: Settings, pages: int = 4096, samples: int = 1000, local
     blade = None
     tmp = Path(tempfile.mkdtemp(prefix="ddclab-emu-"))
     try:
-        if s.backend in ("tcp", "shm"):
-            blade = Blade(s.backend, tmp)
-            env["DDCLAB_MEMU_BACKEND"] = blade.spec
+        blade = own_blade(s.backend, tmp, env)
         r = subprocess.run([str(exe), str(pages), str(samples), "1"], env=env, capture_output=True, text=True)
     finally:
         if blade is not None:

@@ -133,20 +133,25 @@ def check_backend(spec: str) -> str:
 
 
 class Blade:
-    """A memu-blade server started for one run (`--backend tcp` or `shm`).
+    """A memu-blade server: started for one run (`--backend tcp` or `shm`,
+    see `own_blade`) or by `ddclab emu blade`.
 
     Its standard input is a pipe from us: if we die, it sees EOF and exits."""
 
-    def __init__(self, kind: str, tmp: Path):
-        addr = "127.0.0.1:0" if kind == "tcp" else str(tmp / "blade.sock")
+    def __init__(self, kind: str, addr: str):
         self.proc = subprocess.Popen([str(paths.tool(paths.BLADE)), kind, addr], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "listening":
-            err = self.proc.stderr.read().strip()
+            err = self.proc.stderr.read().strip().removeprefix("error: ")
             self.close()
             raise DdclabError(f"the memory blade did not start: {err or 'no output'}")
         self.spec = f"{kind}:{line[1]}"
+
+    def wait(self) -> tuple[int, str]:
+        """Until the server exits: its exit code and what it printed on stderr."""
+        rc = self.proc.wait()
+        return rc, self.proc.stderr.read().strip().removeprefix("error: ")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -159,6 +164,16 @@ class Blade:
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
+
+
+def own_blade(backend: str, tmp: Path, env: dict) -> Blade | None:
+    """For `--backend tcp` or `shm`: start a blade on loopback (or a socket in
+    `tmp`) and point the shim at it through `env`. Other backends: None."""
+    if backend not in ("tcp", "shm"):
+        return None
+    blade = Blade(backend, "127.0.0.1:0" if backend == "tcp" else str(tmp / "blade.sock"))
+    env["DDCLAB_MEMU_BACKEND"] = blade.spec
+    return blade
 
 
 class Terminated(SystemExit):
@@ -190,9 +205,7 @@ def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None,
         (tmp / "stats").mkdir()
         env = dict(os.environ)
         env.update(settings.env())
-        if settings.backend in ("tcp", "shm"):
-            blade = Blade(settings.backend, tmp)
-            env["DDCLAB_MEMU_BACKEND"] = blade.spec
+        blade = own_blade(settings.backend, tmp, env)
         env["DDCLAB_MEMU_STATS_DIR"] = str(tmp / "stats")
         if trace_out is not None:
             (tmp / "trace").mkdir()
