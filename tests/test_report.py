@@ -374,6 +374,17 @@ def test_line_chart_sorts_by_x_within_each_series(tmp_path):
         line_chart(df.assign(load=df["load"].astype(str)), "load", "protocol", "p99", name="x")
 
 
+def test_line_chart_draws_a_low_high_range_around_each_value(tmp_path):
+    df = pd.DataFrame({"lat": [1.0, 5.0], "deg": [2.0, 10.0], "lo": [-3.0, 8.0], "hi": [4.0, 30.0]})
+    plot = line_chart(df, "lat", None, "deg", name="deg", err=("lo", "hi"), out_dir=tmp_path)
+    assert list(pd.read_csv(tmp_path / "deg.csv").columns) == ["lat", "deg", "lo", "hi"]
+    (bars,) = plot.figure.axes[0].containers[0].lines[2]
+    ends = [(seg[0][1], seg[1][1]) for seg in bars.get_segments()]
+    assert ends == [(-3.0, 4.0), (8.0, 30.0)]
+    with pytest.raises(DdclabError, match="err high column 'nope'"):
+        line_chart(df, "lat", None, "deg", name="x", err=("lo", "nope"))
+
+
 # --- the HTML builder --------------------------------------------------------------------
 
 

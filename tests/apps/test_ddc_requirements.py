@@ -57,6 +57,46 @@ def test_latency_fit_and_classes():
     assert exp.classify(30.0, 6.0).startswith("neither")
 
 
+def test_degradation_interval_brackets_the_median_and_narrows_with_runs():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    base3, run3 = 1.0 + 0.1 * rng.standard_normal(3), 1.2 + 0.1 * rng.standard_normal(3)
+    lo, hi = exp.degradation_interval(run3, base3)
+    mid = (np.median(run3) / np.median(base3) - 1) * 100
+    assert lo <= mid <= hi
+    # Three runs a side: the interval reaches (nearly) the extreme pairings.
+    assert lo == pytest.approx((run3.min() / base3.max() - 1) * 100, abs=1.0)
+    assert hi == pytest.approx((run3.max() / base3.min() - 1) * 100, abs=1.0)
+    assert exp.degradation_interval(run3, base3) == (lo, hi), "a fixed seed: the same runs, the same interval"
+    # The same spread seen in nine runs a side: a narrower interval.
+    lo9, hi9 = exp.degradation_interval(np.repeat(run3, 3), np.repeat(base3, 3))
+    assert lo < lo9 <= mid <= hi9 < hi
+    assert exp.degradation_interval(np.array([2.0, 2.0]), np.array([1.0, 1.0])) == (100.0, 100.0)
+    assert all(np.isnan(exp.degradation_interval(run3, None)))
+
+
+def test_summary_carries_the_interval_and_classes_say_if_firm():
+    rows = [("x", 25, 0, 0, i, t) for i, t in enumerate((1.0, 1.01, 0.99))] + \
+           [("x", 25, 5, 40, i, t) for i, t in enumerate((1.01, 1.015, 1.005))] + \
+           [("x", 25, 3, 100, i, t) for i, t in enumerate((1.3, 1.32, 1.28))]
+    s = exp.summarize(_runs(rows))
+    r5, r3 = exp.deg_range_at(s, "x", 25, 5, 40), exp.deg_range_at(s, "x", 25, 3, 100)
+    assert r5[0] < 1.0 < r5[1] < 5.0 and r3[0] > 5.0
+    assert exp.class_firmness("A", r5, r3) == "firm"
+    assert exp.class_firmness("B", r5, r3).startswith("not firm: 5% lies within") and "5 us / 40 Gbps" in exp.class_firmness("B", r5, r3)
+    assert exp.class_firmness("neither (x)", (6.0, 9.0), (5.5, 7.0)) == "firm"
+    assert exp.class_firmness("A", None, r3) == "not firm: no run-to-run range at 5 us / 40 Gbps (one repetition)"
+    single = exp.summarize(_runs([("x", 25, 0, 0, 0, 1.0), ("x", 25, 5, 40, 0, 1.01)]))
+    assert exp.deg_range_at(single, "x", 25, 5, 40) is None
+
+
+def test_class_points_are_in_every_grid():
+    for scale in exp.SCALES.values():
+        assert set(exp.class_points()) <= set(exp.grid(scale))
+    assert exp.SCALES["small"].class_reps >= exp.SCALES["small"].reps
+
+
 def test_grid_has_the_study_points():
     g = exp.grid(exp.SCALES["paper"])
     assert (25, 0, 0) in g and (10, 0, 0) in g
@@ -91,10 +131,22 @@ def test_tiny_reproduction_end_to_end_and_cached(tmp_path, cli_env):
     r2 = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--apps", "kernel-rand", "--out", str(out)], cli_env)
     assert r2.returncode == 0, r2.stderr
     assert (out / "points.csv").read_bytes() == first, "a rerun must reuse the cached runs"
+    # More repetitions of the class points only: the first ones come from the cache.
+    r3 = run_cli(["reproduce", "ddc-requirements", "--scale", "tiny", "--apps", "kernel-rand", "--class-reps", "2", "--out", str(out)],
+                 cli_env)
+    assert r3.returncode == 0, r3.stderr
+    rows3 = list(csv.DictReader(open(out / "points.csv")))
+    assert len(rows3) == len(rows) + 3
+    assert sorted((float(r["local_pct"]), float(r["latency_us"]), float(r["bandwidth_gbps"])) for r in rows3 if r["rep"] == "1") == \
+        sorted((float(a), float(b), float(c)) for a, b, c in exp.class_points())
+    assert rows3[:len(rows)] == rows
+    cls = list(csv.DictReader(open(out / "classes.csv")))[0]
+    assert cls["range_5us_40g"] and cls["range_3us_100g"] and cls["firmness"], cls
 
 
 @pytest.mark.parametrize("args,needle", [
     (["--reps", "0"], "--reps 0"),
+    (["--class-reps", "0"], "--class-reps 0"),
     (["--apps", "nope"], "--apps: unknown app"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, cli_env, args, needle):

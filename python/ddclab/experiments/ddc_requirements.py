@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from .. import apps as registry
@@ -52,6 +53,9 @@ class Scale:
     #: "cross" = every latency at 40 Gbps and every bandwidth at 5 us (Figures
     #: 3 and 4; 8 instead of 15 points), to fit small's time budget
     fig2: str = "full"
+    #: repetitions of the three points that decide the classes (25% local at
+    #: zero delay, 5 us / 40 Gbps, 3 us / 100 Gbps): at least `reps`
+    class_reps: int = 0
 
 
 _SMALL = ("kernel-rand", "kernel-hashjoin", "memcached-a", "memcached-b", "timely-pagerank")
@@ -66,8 +70,10 @@ SCALES = {
     # (Timely once took 41 s at a point whose other runs take 3.7 s) moved a
     # whole point; 3 became affordable when the emulator got faster (2 reps:
     # 12.2 minutes on 2026-11-30, against 19 the day before).
-    "small": Scale("small", _SMALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 3, 300, "cross"),
-    "paper": Scale("paper", _ALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 5, 3600),
+    # The class points get 9: their run-to-run noise (+-10-15% on 2 cores) is
+    # as large as the degradations that decide a class.
+    "small": Scale("small", _SMALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 3, 300, "cross", 9),
+    "paper": Scale("paper", _ALL, (1, 3, 5, 10, 40), (10, 40, 100), (10, 25, 50, 75, 100), 5, 3600, "full", 9),
 }
 #: why an app of the suite is not in a scale's default set (shown in the report)
 NOT_IN_SCALE = {
@@ -106,6 +112,11 @@ def grid(scale: Scale) -> list[tuple[int, float, float]]:
         add((loc, 5, 40))
         add((loc, 3, 100))
     return pts
+
+
+def class_points() -> list[tuple[int, float, float]]:
+    """The points the class split is decided on (see `classify`)."""
+    return [(REF_LOCAL, 0, 0), (REF_LOCAL, 5, 40), (REF_LOCAL, 3, 100)]
 
 
 def _key(*parts) -> str:
@@ -159,14 +170,22 @@ def parse_apps(spec: str | None, scale: Scale) -> list[str]:
     return names
 
 
-def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | None = None, idle_poll: str = "auto",
-        progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> Path:
+def check_reps(reps: int | None, class_reps: int | None) -> None:
+    for opt, v in (("--reps", reps), ("--class-reps", class_reps)):
+        if v is not None and v < 1:
+            raise DdclabError(f"{opt} {v}: must be at least 1")
+
+
+def run(out_dir: Path, scale_name: str, *, apps: str | None = None, reps: int | None = None, class_reps: int | None = None,
+        idle_poll: str = "auto", progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] = print) -> Path:
     scale = SCALES[scale_name]
-    if reps is not None and reps < 1:
-        raise DdclabError(f"--reps {reps}: must be at least 1")
+    check_reps(reps, class_reps)
+    nreps = reps or scale.reps
+    # Given --reps and not --class-reps, the class points get no fewer.
+    ncls = class_reps or (max(nreps, scale.class_reps) if reps is None else nreps)
     with idle.Holder(idle_poll) as ip:
         log(ip.describe())
-        return _run(out_dir, scale, reps, apps, ip, progress, log)
+        return _run(out_dir, scale, nreps, max(ncls, nreps), apps, ip, progress, log)
 
 
 def machine_probes() -> pd.DataFrame:
@@ -185,9 +204,8 @@ def machine_probes() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _run(out_dir: Path, scale: Scale, reps: int | None, apps: str | None, ip: idle.IdlePoll,
+def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, ip: idle.IdlePoll,
          progress: Callable[[int, int], None] | None, log: Callable[[str], None]) -> Path:
-    nreps = reps or scale.reps
     names = parse_apps(apps, scale)
     cache = out_dir / ".cache"
     t0 = time.monotonic()
@@ -212,15 +230,16 @@ def _run(out_dir: Path, scale: Scale, reps: int | None, apps: str | None, ip: id
         except DdclabError as exc:
             skipped[n] = f"calibration run failed: {exc}"
     pts = grid(scale)
-    total = len(peaks) * len(pts) * nreps
+    cls_pts = [p for p in class_points() if p in pts]
+    total = len(peaks) * (len(pts) * nreps + len(cls_pts) * (ncls - nreps))
     done = 0
     rows = []
     failed: dict[str, str] = {}
     hung_at: dict[str, float] = {}  # app -> largest local % at which a run timed out
-    for rep in range(nreps):
+    for rep in range(ncls):
         for n, peak in peaks.items():
             app = registry.get(n)
-            for loc, lat, bw in pts:
+            for loc, lat, bw in (pts if rep < nreps else cls_pts):
                 row = {"app": n, "local_pct": loc, "latency_us": lat, "bandwidth_gbps": bw, "rep": rep}
                 if n in hung_at and loc <= hung_at[n]:
                     # As little or less local memory than a run that timed out:
@@ -251,7 +270,7 @@ def _run(out_dir: Path, scale: Scale, reps: int | None, apps: str | None, ip: id
     if "error" not in runs.columns:
         runs["error"] = None
     probes = machine_probes()
-    return _report(out_dir, scale, nreps, names, runs, peaks, skipped, failed, time.monotonic() - t0, ip, probes)
+    return _report(out_dir, scale, nreps, names, runs, peaks, skipped, failed, time.monotonic() - t0, ip, probes, ncls)
 
 
 # ------------------------------------------------------------------ analysis
@@ -260,7 +279,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Median per point, and degradation vs the zero-delay median at the same local memory."""
     ok = runs[runs["error"].isna()] if "error" in runs else runs
     if ok.empty:
-        return pd.DataFrame(columns=["app", "local_pct", "latency_us", "bandwidth_gbps", "median_s", "reps", "degradation_pct"])
+        return pd.DataFrame(columns=["app", "local_pct", "latency_us", "bandwidth_gbps", "median_s", "reps", "degradation_pct",
+                                     "degradation_lo_pct", "degradation_hi_pct"])
     g = ok.groupby(["app", "local_pct", "latency_us", "bandwidth_gbps"], sort=False)
     agg = g.agg(median_s=("seconds", "median"), reps=("seconds", "size"),
                 remote_faults=("remote_faults", "median"), pages_fetched=("pages_fetched", "median"),
@@ -270,16 +290,47 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     base = agg[(agg["latency_us"] == 0) & (agg["bandwidth_gbps"] == 0)][["app", "local_pct", "median_s"]].rename(columns={"median_s": "baseline_s"})
     agg = agg.merge(base, on=["app", "local_pct"], how="left")
     agg["degradation_pct"] = (agg["median_s"] / agg["baseline_s"] - 1.0) * 100.0
+    # The run-to-run noise around it: a bootstrap interval.
+    times = {k: v.to_numpy(dtype=float) for k, v in g["seconds"]}
+    bounds = [degradation_interval(times[(a, loc, lat, bw)], times.get((a, loc, 0, 0)))
+              for a, loc, lat, bw in zip(agg["app"], agg["local_pct"], agg["latency_us"], agg["bandwidth_gbps"])]
+    agg["degradation_lo_pct"] = [b[0] for b in bounds]
+    agg["degradation_hi_pct"] = [b[1] for b in bounds]
     # Remote-memory traffic actually moved (reads + write-backs), per second of run.
     agg["remote_gbps"] = (agg["pages_fetched"] + agg["pages_written_back"]) * PAGE * 8 / agg["median_s"] / 1e9
     return agg
 
 
-def deg_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float) -> float | None:
+def degradation_interval(runs: np.ndarray, base: np.ndarray | None, resamples: int = 2000) -> tuple[float, float]:
+    """95% bootstrap interval of the degradation median(runs) / median(base) - 1,
+    in %: both samples resampled with replacement, a fixed seed (the same runs
+    give the same interval). With three runs a side it is close to the range
+    from the fastest run over the slowest reference to the slowest over the
+    fastest; more runs narrow it. NaNs without a reference."""
+    if base is None or len(base) == 0 or len(runs) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(0)
+    r = np.median(runs[rng.integers(0, len(runs), (resamples, len(runs)))], axis=1)
+    b = np.median(base[rng.integers(0, len(base), (resamples, len(base)))], axis=1)
+    lo, hi = np.percentile((r / b - 1.0) * 100.0, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def deg_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float, col: str = "degradation_pct") -> float | None:
     r = summary[(summary["app"] == app) & (summary["local_pct"] == loc) & (summary["latency_us"] == lat) & (summary["bandwidth_gbps"] == bw)]
-    if r.empty or pd.isna(r["degradation_pct"].iloc[0]):
+    if r.empty or pd.isna(r[col].iloc[0]):
         return None
-    return float(r["degradation_pct"].iloc[0])
+    return float(r[col].iloc[0])
+
+
+def deg_range_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float) -> tuple[float, float] | None:
+    """The point's bootstrap interval (see `summarize`), or None where there
+    is no noise to measure: a single run at the point or at its zero delay."""
+    reps = [deg_at(summary, app, loc, la, b, "reps") for la, b in ((lat, bw), (0, 0))]
+    lo, hi = deg_at(summary, app, loc, lat, bw, "degradation_lo_pct"), deg_at(summary, app, loc, lat, bw, "degradation_hi_pct")
+    if lo is None or hi is None or any(r is None or r < 2 for r in reps):
+        return None
+    return lo, hi
 
 
 def local_needed(summary: pd.DataFrame, app: str, lat: float, bw: float, locals_pct) -> tuple[float | None, float | None]:
@@ -327,10 +378,34 @@ def classify(d5_40: float | None, d3_100: float | None) -> str:
     return "neither (needs < 3 us or more local memory)"
 
 
+def _fmt_range(r: tuple[float, float] | None) -> str:
+    return "" if r is None else f"{r[0]:+.1f}..{r[1]:+.1f}"
+
+
+def class_firmness(cls: str, r5_40: tuple[float, float] | None, r3_100: tuple[float, float] | None) -> str:
+    """Whether run-to-run noise could change the class: "firm" when the
+    interval of `degradation_interval` lies on the class's side of 5% at each
+    point that decides it, else what is in doubt."""
+    if cls == "not measured":
+        return ""
+    # The deciding points, and on which side of the threshold each must lie.
+    need = {"A": [("5 us / 40 Gbps", r5_40, "below")],
+            "B": [("5 us / 40 Gbps", r5_40, "above"), ("3 us / 100 Gbps", r3_100, "below")]}.get(
+        cls, [("5 us / 40 Gbps", r5_40, "above"), ("3 us / 100 Gbps", r3_100, "above")])
+    doubts = []
+    for label, rng, side in need:
+        if rng is None:
+            doubts.append(f"no run-to-run range at {label} (one repetition)")
+        elif (side == "below" and rng[1] >= THRESHOLD_PCT) or (side == "above" and rng[0] < THRESHOLD_PCT):
+            doubts.append(f"{THRESHOLD_PCT:g}% lies within {rng[0]:+.1f}..{rng[1]:+.1f}% at {label}")
+    return "firm" if not doubts else "not firm: " + "; ".join(doubts)
+
+
 # -------------------------------------------------------------------- report
 
 def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.DataFrame, peaks: dict, skipped: dict,
-            failed: dict, wall_s: float, ip: idle.IdlePoll | None = None, probes: pd.DataFrame | None = None) -> Path:
+            failed: dict, wall_s: float, ip: idle.IdlePoll | None = None, probes: pd.DataFrame | None = None,
+            ncls: int | None = None) -> Path:
     from ..budget import compute as budget_compute
     from ..report import HtmlReport, bar_chart, line_chart, write_csv
 
@@ -340,7 +415,9 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
     write_csv(runs, out_dir / "points.csv")
     write_csv(summary, out_dir / "summary.csv")
     page = HtmlReport("Network requirements for resource disaggregation: application study, reproduced",
-                      f"scale {scale.name}; median of {nreps} repetition(s) per point; apps: {', '.join(measured) or 'none'}")
+                      f"scale {scale.name}; median of {nreps} repetition(s) per point"
+                      + (f" ({ncls} at the three points that decide the classes)" if ncls and ncls > nreps else "")
+                      + f"; apps: {', '.join(measured) or 'none'}")
     page.paragraph(
         "Each application runs under ddclab's user-space remote-memory emulator (docs/emulator.md) with part of its memory local "
         "and the rest behind an injected latency and bandwidth. Degradation = median run time / median run time at zero injected "
@@ -382,10 +459,22 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
         return page.write(out_dir / "report.html")
     ref = summary[summary["local_pct"] == REF_LOCAL]
 
-    def lines(df, x, hue, y, name, title, xlabel, ylabel, caption="", log_x=False):
+    RANGE = ("degradation_lo_pct", "degradation_hi_pct")
+    range_caption = ("Bars: 95% bootstrap interval of the degradation (run-to-run noise of the point and of its zero-delay "
+                     "reference)" + (" -- none with one repetition." if nreps < 2 else
+                                     "; the axis follows the medians, so a longer bar is cut at its edge (its ends are in the CSV)."))
+
+    def lines(df, x, hue, y, name, title, xlabel, ylabel, log_x=False):
         if df.empty:
             return
-        p = line_chart(df, x, hue, y, name=name, title=title, xlabel=xlabel, ylabel=ylabel, caption=caption, out_dir=plots, log_x=log_x)
+        p = line_chart(df, x, hue, y, name=name, title=title, xlabel=xlabel, ylabel=ylabel, err=RANGE, caption=range_caption,
+                       log_x=log_x)
+        # One thrashing run's interval (hundreds of %) would flatten every line.
+        v = df[y].dropna()
+        if len(v):
+            pad = max(10.0, 0.5 * (v.max() - v.min()))
+            p.figure.axes[0].set_ylim(v.min() - pad, v.max() + pad)
+        p.save(plots)
         page.plot(p, files_in="plots/")
 
     page.heading("Figure 2: degradation over latency and bandwidth (25% local)")
@@ -438,10 +527,16 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
     cls_rows = []
     for n in measured:
         d1, d2 = deg_at(summary, n, REF_LOCAL, 5, 40), deg_at(summary, n, REF_LOCAL, 3, 100)
-        cls_rows.append({"app": n, "degradation_pct_5us_40g": d1, "degradation_pct_3us_100g": d2, "class": classify(d1, d2)})
+        r1, r2 = deg_range_at(summary, n, REF_LOCAL, 5, 40), deg_range_at(summary, n, REF_LOCAL, 3, 100)
+        c = classify(d1, d2)
+        cls_rows.append({"app": n, "degradation_pct_5us_40g": d1, "range_5us_40g": _fmt_range(r1),
+                         "degradation_pct_3us_100g": d2, "range_3us_100g": _fmt_range(r2), "class": c,
+                         "firmness": class_firmness(c, r1, r2)})
     cls = pd.DataFrame(cls_rows)
     write_csv(cls, out_dir / "classes.csv")
-    page.table(cls, "Class A: < 5% at 5 us / 40 Gbps; class B: < 5% only at 3 us / 100 Gbps (25% local memory)")
+    page.table(cls, "Class A: < 5% at 5 us / 40 Gbps; class B: < 5% only at 3 us / 100 Gbps (25% local memory), from the "
+                    "medians. Ranges: 95% bootstrap intervals of the degradation (runs at the point and at zero delay resampled); "
+                    "a class is firm when the whole interval at each deciding point lies on its side of 5%.")
     tech = pd.DataFrame([{"technology and path": c.label, "round trip (us)": round(c.total_us, 2),
                           "serves class A (<= 5 us)": c.meets("A"), "serves class B (<= 3 us)": c.meets("B")} for c in budget.columns])
     page.table(tech, "ddclab budget (the study's Table 4): which technologies meet each class's latency target")

@@ -41,8 +41,24 @@ def _order(values: pd.Series, given: Sequence | None, role: str, what: str) -> l
     return [v for v in given if v in present]
 
 
+def _err_columns(err: str | tuple[str, str] | None) -> list[str]:
+    return [] if err is None else [err] if isinstance(err, str) else list(err)
+
+
+def _yerr(part: pd.DataFrame, y: str, err: str | tuple[str, str] | None):
+    """Error bars for matplotlib: a column of half-widths, or (low, high)
+    columns of bounds turned into distances below and above the value."""
+    if err is None:
+        return None
+    if isinstance(err, str):
+        return floats(part[err])
+    v = floats(part[y])
+    return np.vstack([np.clip(v - floats(part[err[0]]), 0, None), np.clip(floats(part[err[1]]) - v, 0, None)])
+
+
 def _tidy(df, x, hue, y, err, x_order, hue_order, what) -> tuple[pd.DataFrame, list, list]:
-    _check_columns(df, {"x": x, "hue": hue, "y": y, "err": err}, what)
+    errs = {"err": err} if not isinstance(err, tuple) else {"err low": err[0], "err high": err[1]}
+    _check_columns(df, {"x": x, "hue": hue, "y": y, **errs}, what)
     if df.empty:
         raise DdclabError(f"{what}: no rows to plot")
     keys = [x] if hue is None else [x, hue]
@@ -51,7 +67,7 @@ def _tidy(df, x, hue, y, err, x_order, hue_order, what) -> tuple[pd.DataFrame, l
         raise DdclabError(f"{what}: more than one row for {dict(zip(keys, dup))}; aggregate first")
     xs = _order(df[x], x_order, "x", what)
     hues = [None] if hue is None else _order(df[hue], hue_order, "hue", what)
-    cols = keys + [y] + ([err] if err else [])
+    cols = keys + [y] + _err_columns(err)
     data = df[cols].copy()
     # Rows in plotting order: hue series by series, x within each.
     data["_x"] = data[x].map({v: i for i, v in enumerate(xs)})
@@ -85,7 +101,7 @@ def bar_chart(
     title: str = "",
     xlabel: str | None = None,
     ylabel: str | None = None,
-    err: str | None = None,
+    err: str | tuple[str, str] | None = None,
     x_order: Sequence | None = None,
     hue_order: Sequence | None = None,
     log_y: bool = False,
@@ -94,7 +110,8 @@ def bar_chart(
 ) -> Plot:
     """Grouped bars: one group per ``x`` value, one bar per ``hue`` value.
 
-    ``err`` names an optional column of error-bar half-widths. With ``out_dir``
+    ``err`` names an optional column of error-bar half-widths, or a pair of
+    columns (low, high) of the range around each value. With ``out_dir``
     the figure and its numbers are saved there at once (``NAME.png/.svg/.csv``).
     """
     what = f"bar chart {name!r}"
@@ -112,7 +129,7 @@ def bar_chart(
                 positions[idx] + offset,
                 floats(part[y]),
                 width,
-                yerr=None if err is None else floats(part[err]),
+                yerr=_yerr(part, y, err),
                 label=None if h is None else str(h),
                 color=color(i),
                 capsize=2 if err else 0,
@@ -138,7 +155,7 @@ def line_chart(
     title: str = "",
     xlabel: str | None = None,
     ylabel: str | None = None,
-    err: str | None = None,
+    err: str | tuple[str, str] | None = None,
     hue_order: Sequence | None = None,
     log_x: bool = False,
     log_y: bool = False,
@@ -148,7 +165,8 @@ def line_chart(
     """Lines of ``y`` against a numeric ``x`` (e.g. load), one line per ``hue`` value.
 
     Points are joined in increasing ``x``. ``err`` names an optional column of
-    error-bar half-widths. With ``out_dir`` the figure and its numbers are saved.
+    error-bar half-widths, or a pair of columns (low, high) of the range around
+    each value. With ``out_dir`` the figure and its numbers are saved.
     """
     what = f"line chart {name!r}"
     _check_columns(df, {"x": x}, what)
@@ -166,7 +184,7 @@ def line_chart(
             if err is None:
                 ax.plot(xv, yv, marker=marker(i), color=color(i), label=label)
             else:
-                ax.errorbar(xv, yv, yerr=floats(part[err]), marker=marker(i),
+                ax.errorbar(xv, yv, yerr=_yerr(part, y, err), marker=marker(i),
                             color=color(i), label=label, capsize=2)
         if log_x:
             ax.set_xscale("log")
