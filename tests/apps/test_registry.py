@@ -90,7 +90,8 @@ def test_timed_out_points_stop_smaller_local_memories(tmp_path, monkeypatch):
         if settings.local_pages is not None and settings.local_pages <= 250 and settings.latency_ns > 0:
             raise DdclabError(f"{app.name} did not finish in {timeout_s:.0f} s under the emulator")
         return Measurement(seconds=1.0 + settings.latency_ns / 1e4, ops_per_s=None, remote_faults=1, pages_fetched=1,
-                           pages_written_back=0, stall_ms=0.0, overhead_median_us=None, peak_pages=1000)
+                           pages_written_back=0, stall_ms=0.0, overhead_median_us=None, peak_pages=1000,
+                           injected_ms=settings.latency_ns / 1e6)
 
     monkeypatch.setitem(apps.APPS, "fake-slow", _fake("fake-slow"))
     monkeypatch.setattr(exp, "run_app", fake_run)
@@ -118,3 +119,54 @@ def test_watchdog_kills_a_program_that_outlives_its_limit(memu_dir, monkeypatch)
     # A program that finishes in time is measured as usual.
     m = run_app(_fake("fake-quick", command=lambda scale: ["/bin/true"]), "tiny", Settings(local_pages=None), client_timeout_s=30)
     assert m.seconds < 20
+
+
+# A server whose loading reads 8 MiB back (remote faults under a small budget)
+# and whose timed requests touch nothing: a request is one line, "fill" or "noop".
+_SERVER = r"""
+import socket, sys
+srv = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+keep = []
+while True:
+    conn, _ = srv.accept()
+    cmd = conn.makefile().readline().strip()
+    if cmd == "fill":
+        b = bytearray(8 << 20)
+        for i in range(0, len(b), 4096):
+            b[i] = 1
+        keep.append(sum(b[::4096]))  # read every page back: evicted ones come in again
+    conn.sendall(b"ok\n")
+    conn.close()
+"""
+_CLIENT = r"""
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(sys.argv[2].encode() + b"\n")
+assert c.makefile().readline().strip() == "ok"
+"""
+
+
+def test_a_servers_counters_cover_its_timed_phase_only(memu_dir, monkeypatch):
+    """Loading is not measured: neither its time nor its faults (a server's
+    remote traffic per second of run would otherwise count the loading's)."""
+    import sys as _sys
+
+    from ddclab.apps.base import Server
+
+    monkeypatch.setenv("DDCLAB_MEMU_DIR", str(memu_dir))
+    py = _sys.executable
+
+    def server(prepare_cmd):
+        return lambda scale: Server(argv=lambda port: [py, "-c", _SERVER, str(port)],
+                                    prepare=lambda port: [[py, "-c", _CLIENT, str(port), prepare_cmd]],
+                                    client=lambda port: [py, "-c", _CLIENT, str(port), "noop"])
+
+    def app(name, prepare_cmd):
+        return App(name=name, title=name, metric="throughput", substitution="a fake server of the tests", install=lambda: None,
+                   unavailable=lambda: None, server=server(prepare_cmd))
+
+    # Loading reads 2048 pages back through a 512-page budget: counted over
+    # the whole run, 1,600+ remote faults and 8,000+ pages fetched.
+    m = run_app(app("fake-loaded", "fill"), "tiny", Settings(local_pages=512), client_timeout_s=60)
+    assert m.peak_pages == 512
+    assert m.remote_faults < 200 and m.pages_fetched < 1000, m

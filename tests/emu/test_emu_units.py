@@ -61,3 +61,18 @@ def test_bundled_fct_tables_resolve():
     assert p.endswith("40g/fcts_tm_pfabric_memcached.txt")
     with pytest.raises(DdclabError, match="--fct"):
         runner.resolve_fct("40g/tm/nope")
+
+
+def test_stats_since_subtracts_totals_and_keeps_levels(tmp_path):
+    from ddclab.emu import stats
+
+    def proc(pid, path, remote, resident, h):
+        c = {k: 0 for k in stats.COUNTERS} | {"remote_faults": remote, "resident": resident, "peak_resident": resident}
+        return stats.ProcStats(pid, tmp_path / path, c, [h] + [0] * (stats.HIST_BUCKETS - 1), [0] * stats.HIST_BUCKETS)
+
+    before = [proc(10, "10.stats", 100, 50, 7)]
+    after = [proc(10, "10.stats", 130, 40, 9), proc(11, "11.stats", 5, 3, 1)]
+    d = {p.pid: p for p in stats.since(before, after)}
+    assert d[10].counters["remote_faults"] == 30 and d[10].hist_remote[0] == 2
+    assert d[10].counters["resident"] == 40 and d[10].counters["peak_resident"] == 40  # levels: the later reading
+    assert d[11].counters["remote_faults"] == 5  # appeared in between: all of it

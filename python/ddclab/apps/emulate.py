@@ -38,6 +38,7 @@ class Measurement:
     stall_ms: float
     overhead_median_us: float | None  # emulator's handler cost per remote fault
     peak_pages: int  # root (or server) process's peak resident emulated pages
+    injected_ms: float  # network delay injected into remote reads, summed over threads
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +51,7 @@ def _summary_fields(s: stats.Summary) -> dict:
         pages_fetched=t["pages_fetched"],
         pages_written_back=t["pages_written_back"],
         stall_ms=t["stall_ns"] / 1e6,
+        injected_ms=t["injected_ns"] / 1e6,
         overhead_median_us=None if s.overhead_median_ns is None else s.overhead_median_ns / 1000.0,
         peak_pages=s.root_peak_pages,
     )
@@ -199,6 +201,8 @@ def _run_server(app: App, scale: str, settings: runner.Settings, client_timeout_
 
         for cmd in srv.prepare(port):
             client(cmd, "loading data")
+        # The counters, like the time, cover the timed phase only.
+        loaded = stats.read_dir(tmp / "stats")
         t0 = time.monotonic()
         r = client(srv.client(port), "the timed client")
         seconds = time.monotonic() - t0
@@ -214,7 +218,8 @@ def _run_server(app: App, scale: str, settings: runner.Settings, client_timeout_
         procs = stats.read_dir(tmp / "stats")
         if not procs:
             raise DdclabError(f"{app.name}: the server ran without the emulator (no counters written)")
-        return Measurement(seconds=seconds, ops_per_s=extra.get("ops_per_s"), **_summary_fields(stats.summarize(procs, proc.pid)))
+        return Measurement(seconds=seconds, ops_per_s=extra.get("ops_per_s"),
+                           **_summary_fields(stats.summarize(stats.since(loaded, procs), proc.pid)))
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()

@@ -66,6 +66,28 @@ def read_dir(d: Path) -> list[ProcStats]:
     return out
 
 
+#: counters that are a current level, not a running total
+GAUGES = ("resident", "peak_resident", "budget", "start_ns")
+
+
+def since(before: list[ProcStats], after: list[ProcStats]) -> list[ProcStats]:
+    """What happened between two readings of the same run's counters (e.g. a
+    server's timed phase after its loading): running totals and histograms
+    are differences; levels (resident, peak, budget) are the later reading's.
+    A process that appeared in between counts from zero."""
+    old = {p.path: p for p in before}
+    out = []
+    for p in after:
+        b = old.get(p.path)
+        if b is None or b.pid != p.pid:
+            out.append(p)
+            continue
+        c = {k: (v if k in GAUGES else v - b.counters[k]) for k, v in p.counters.items()}
+        out.append(ProcStats(p.pid, p.path, c, [x - y for x, y in zip(p.hist_remote, b.hist_remote)],
+                             [x - y for x, y in zip(p.hist_zero, b.hist_zero)]))
+    return out
+
+
 def hist_percentile(hist: list[int], q: float) -> float | None:
     """Value (ns, bucket midpoint, ~3% resolution) at quantile q in [0, 1]; None if empty."""
     total = sum(hist)
@@ -96,7 +118,7 @@ class Summary:
 
 
 def summarize(procs: list[ProcStats], root_pid: int) -> Summary:
-    totals = {k: 0 for k in COUNTERS if k not in ("start_ns", "budget", "resident", "peak_resident")}
+    totals = {k: 0 for k in COUNTERS if k not in GAUGES}
     h0 = [0] * HIST_BUCKETS
     h1 = [0] * HIST_BUCKETS
     peak = 0
