@@ -159,3 +159,10 @@ def test_list_apps(cli_env):
     r = run_cli(["reproduce", "ddc-requirements", "--list-apps"], cli_env)
     assert r.returncode == 0
     assert "kernel-rand" in r.stdout and "memcached-a" in r.stdout
+
+
+def test_latency_fit_says_when_no_latency_meets_5pct():
+    # The transfer time alone costs 20%: the fit's intercept is above 1.05 x zero delay.
+    rows = [("x", 25, 0, 0, 0, 10.0)] + [("x", 25, lat, 10, 0, 12.0 + 0.5 * lat) for lat in (1, 3, 5)]
+    f = exp.latency_fit(exp.summarize(_runs(rows)), "x", 10)
+    assert f["latency_for_5pct_us"] is None and f["over_5pct_at_zero_latency"] is True

@@ -76,3 +76,12 @@ def test_stats_since_subtracts_totals_and_keeps_levels(tmp_path):
     assert d[10].counters["remote_faults"] == 30 and d[10].hist_remote[0] == 2
     assert d[10].counters["resident"] == 40 and d[10].counters["peak_resident"] == 40  # levels: the later reading
     assert d[11].counters["remote_faults"] == 5  # appeared in between: all of it
+
+
+def test_hundred_percent_local_means_no_limit():
+    from ddclab.emu.runner import pages_for_percent
+
+    assert pages_for_percent(1000, 25) == 250
+    assert pages_for_percent(1001, 25) == 251  # rounded up
+    assert pages_for_percent(1000, 99.9) == 999
+    assert pages_for_percent(1000, 100) is None

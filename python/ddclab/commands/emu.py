@@ -76,7 +76,7 @@ def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, e
     )
 
 
-def _local_pages(argv, spec: str, base: runner.Settings, recalibrate: bool) -> tuple[int, dict]:
+def _local_pages(argv, spec: str, base: runner.Settings, recalibrate: bool) -> tuple[int | None, dict]:
     kind, value = units.local_spec(spec)
     if kind == "bytes":
         return max(1, int(value) // runner.PAGE), {"local": spec}
@@ -85,10 +85,14 @@ def _local_pages(argv, spec: str, base: runner.Settings, recalibrate: bool) -> t
     pages = runner.pages_for_percent(peak, value)
     click.echo(
         f"calibration: peak {peak} pages ({peak * 4 / 1024:.1f} MiB){' [cached]' if cached else ''}; "
-        f"local = {value:g}% = {pages} pages ({pages * 4 / 1024:.1f} MiB)",
+        f"local = {value:g}% = " + ("unlimited (nothing is remote)" if pages is None else f"{pages} pages ({pages * 4 / 1024:.1f} MiB)"),
         err=True,
     )
     return pages, {"local": spec, "peak_pages": peak, "calibration_cached": cached}
+
+
+def _pages_text(pages: int | None) -> str:
+    return "unlimited" if pages is None else f"{pages} pages"
 
 
 def _fmt_us(ns):
@@ -150,7 +154,7 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
     result = {"program": argv, "local": local_info, "local_pages": pages, "idle_poll": ip.to_dict()}
-    click.echo(f"emulating {Path(argv[0]).name}: local {pages} pages, latency {lat} ns, "
+    click.echo(f"emulating {Path(argv[0]).name}: local {_pages_text(pages)}, latency {lat} ns, "
                f"bandwidth {'unlimited' if not base.bandwidth_bps else f'{base.bandwidth_bps / 1e9:g} Gb/s'}"
                f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}, "
                f"service CPU {base.service_cpu}; "
@@ -232,7 +236,7 @@ def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_trac
         click.echo(f"  latency {lat / 1000:8.2f} us  runtime {m.runtime_s:9.3f} s  remote faults {m.summary.totals['remote_faults']}", err=True)
     f = fitmod.fit([p["latency_us"] for p in points], [p["runtime_s"] for p in points])
     zero_rt = points[0]["runtime_s"]
-    click.echo(f"local {pages} pages; runtime = {f.intercept_s:.4f} s + {f.slope_s_per_us:.4f} s/us * latency  (R^2 {f.r2:.3f}, {len(points)} points)")
+    click.echo(f"local {_pages_text(pages)}; runtime = {f.intercept_s:.4f} s + {f.slope_s_per_us:.4f} s/us * latency  (R^2 {f.r2:.3f}, {len(points)} points)")
     click.echo(f"{'latency':>10} {'runtime':>10} {'slowdown':>9}")
     for p in points:
         click.echo(f"{p['latency_us']:8.2f}us {p['runtime_s']:9.3f}s {(p['runtime_s'] / zero_rt - 1) * 100:+8.1f}%")

@@ -301,5 +301,11 @@ def calibrate(argv: list[str], settings: Settings, refresh: bool = False) -> tup
     return peak, False
 
 
-def pages_for_percent(peak_pages: int, pct: float) -> int:
+def pages_for_percent(peak_pages: int, pct: float) -> int | None:
+    """Local pages for `pct`% of a calibrated peak; None (no limit) at 100%:
+    all of the program's memory is local then, even where this run's peak
+    exceeds the calibration's by a few pages (as Redis's does by up to 1%), so
+    nothing thrashes on a sliver the calibration missed."""
+    if pct >= 100:
+        return None
     return max(1, math.ceil(peak_pages * pct / 100.0))

@@ -79,8 +79,8 @@ SCALES = {
 NOT_IN_SCALE = {
     "small": {n: "paper scale only: one Spark run (JVM start-up included) takes a minute or more on 2 cores, "
                  "so its 84 runs do not fit small's 30 minutes (add it with --apps)" for n in _SPARK}
-    | {"redis": "paper scale only for now: at small size one emulated run takes 30-45 s (timed client) plus loading, "
-                "~35 minutes for its 42 runs, more than small's whole budget (add it with --apps)"},
+    | {"redis": "paper scale only: at small size one emulated run takes 3-50 s (timed client) plus loading; its 63 runs "
+                "took 30 minutes on 2026-11-30, small's whole budget (add it with --apps)"},
 }
 #: a program's run is killed (and reported failed) after this many times its
 #: calibration run, within the scale's absolute limit: a program thrashing or
@@ -370,11 +370,17 @@ def latency_fit(summary: pd.DataFrame, app: str, bw: float) -> dict | None:
     base = summary[(summary["app"] == app) & (summary["local_pct"] == REF_LOCAL) & (summary["latency_us"] == 0)]["median_s"]
     out = {"app": app, "bandwidth_gbps": bw, "intercept_s": f.intercept_s, "slope_ms_per_us": f.slope_s_per_us * 1000, "r2": f.r2}
     out["baseline_s"] = float(base.iloc[0]) if len(base) else None
-    # Latency at which the fitted runtime is 5% above the zero-delay run.
+    # Latency at which the fitted runtime is 5% above the zero-delay run. None
+    # where the fit has no upward trend, or where it is already 5% above at
+    # zero latency (the transfer time over this bandwidth alone costs more).
+    out["latency_for_5pct_us"] = None
+    out["over_5pct_at_zero_latency"] = False
     if out["baseline_s"] and f.slope_s_per_us > 0:
-        out["latency_for_5pct_us"] = ((1 + THRESHOLD_PCT / 100) * out["baseline_s"] - f.intercept_s) / f.slope_s_per_us
-    else:
-        out["latency_for_5pct_us"] = None
+        lat5 = ((1 + THRESHOLD_PCT / 100) * out["baseline_s"] - f.intercept_s) / f.slope_s_per_us
+        if lat5 > 0:
+            out["latency_for_5pct_us"] = lat5
+        else:
+            out["over_5pct_at_zero_latency"] = True
     return out
 
 
@@ -541,7 +547,9 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
     if not fits_df.empty:
         write_csv(fits_df, out_dir / "fits.csv")
         page.table(fits_df, "runtime = intercept + slope x latency, least squares over the median of each latency (25% local, latencies > 0); "
-                            "latency_for_5pct_us solves intercept + slope x L = 1.05 x the zero-delay runtime")
+                            "latency_for_5pct_us solves intercept + slope x L = 1.05 x the zero-delay runtime; over_5pct_at_zero_latency: the fit "
+                            "is more than 5% above the zero-delay run even at zero latency (the transfer time at this bandwidth "
+                            "alone costs more), so no latency meets 5%")
     page.heading("Class A / class B")
     budget = budget_compute()
     cls_rows = []
