@@ -170,3 +170,10 @@ def test_a_servers_counters_cover_its_timed_phase_only(memu_dir, monkeypatch):
     m = run_app(app("fake-loaded", "fill"), "tiny", Settings(local_pages=512), client_timeout_s=60)
     assert m.peak_pages == 512
     assert m.remote_faults < 200 and m.pages_fetched < 1000, m
+
+
+def test_only_single_threaded_programs_are_kept_off_the_service_cpu():
+    two = len(os.sched_getaffinity(0)) > 1
+    assert exp.program_cpus(apps.get("kernel-rand")) == ("rest" if two else "all")
+    for n in ("memcached-a", "timely-pagerank", "redis", "spark-sql"):
+        assert exp.program_cpus(apps.get(n)) == "all", n

@@ -158,3 +158,25 @@ def test_service_threads_are_pinned_to_one_cpu(cli_env, choice, tmp_path):
         assert len(pinned) == 2 and lists.count(everything) == len(lists) - 2, lists
     else:
         assert not pinned and lists.count(everything) == len(lists), lists
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="placement needs two CPUs")
+def test_program_cpus_rest_keeps_the_program_off_the_service_cpu(cli_env):
+    prog = ("import glob, threading\n"
+            "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+            "for f in sorted(glob.glob('/proc/self/task/*/status')):\n"
+            "    print([l.split()[1] for l in open(f) if l.startswith('Cpus_allowed_list')][0])\n")
+    r = run_cli(["emu", "run", "--local", "64MiB", "--no-baseline", "--program-cpus", "rest", "--",
+                 sys.executable, "-c", prog], cli_env)
+    assert r.returncode == 0, r.stderr
+    lists = r.stdout.split("results:")[0].split()
+    allowed = sorted(os.sched_getaffinity(0))
+    svc = str(allowed[-1])
+    rest = f"{allowed[0]}-{allowed[-2]}" if len(allowed) > 2 else str(allowed[0])
+    assert lists.count(svc) == 2 and lists.count(rest) == len(lists) - 2, lists
+    # It needs a service CPU to keep the program off, and a sleeping handler.
+    for extra in (["--service-cpu", "none"], ["--spin"]):
+        bad = run_cli(["emu", "run", "--local", "64MiB", "--program-cpus", "rest", *extra, "--", "true"], cli_env)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: --program-cpus rest"), bad.stderr
+    bad = run_cli(["emu", "run", "--local", "64MiB", "--program-cpus", "some", "--", "true"], cli_env)
+    assert bad.returncode == 2 and "--program-cpus 'some'" in bad.stderr, bad.stderr

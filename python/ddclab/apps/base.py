@@ -97,6 +97,9 @@ class App:
     install: Callable[[], None]
     #: None if the app can run now, else the one-line reason it cannot
     unavailable: Callable[[], str | None]
+    #: one thread doing the work: the suite keeps it off the emulator's
+    #: service CPU (`--program-cpus rest`), which only helps such a program
+    single_threaded: bool = False
     command: Callable[[str], list[str]] | None = None  # program apps
     server: Callable[[str], Server] | None = None  # server apps
     #: does it need heavy set-up (not run by default at small scale)?

@@ -179,7 +179,8 @@ def _run_server(app: App, scale: str, settings: runner.Settings, client_timeout_
             shutil.rmtree(tmp / "stats")
             (tmp / "stats").mkdir()
             with open(log, "wb") as lf:
-                proc = subprocess.Popen(srv.argv(port), env=env, stdout=lf, stderr=subprocess.STDOUT, start_new_session=True)
+                proc = subprocess.Popen(srv.argv(port), env=env, stdout=lf, stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=settings.preexec())
             try:
                 _wait_ready(proc, port, app.name, log)
                 break

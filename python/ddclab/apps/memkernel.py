@@ -42,7 +42,7 @@ def _app(mode: str, title: str, substitution: str) -> App:
         return [str(binary()), mode, str(mib), str(ops), "1"]
 
     return App(name=f"kernel-{mode}", title=title, metric="runtime", substitution=substitution,
-               install=_install, unavailable=_unavailable, command=command)
+               install=_install, unavailable=_unavailable, command=command, single_threaded=True)
 
 
 RAND = _app("rand", "C kernel: uniform random read-modify-write",

@@ -47,6 +47,10 @@ def _common(f):
         click.option("--service-cpu", default="auto", show_default=True,
                      help="Pin the emulator's handler and evictor threads to one CPU (auto: the last one this process may use; "
                           "none; or a number): the scheduler then keeps the program's threads on the others."),
+        click.option("--program-cpus", default="all", show_default=True,
+                     help="all, or rest: keep the program off the service CPU (every other CPU this process may use). "
+                          "Saves a single-threaded program the scheduler's moves onto the service threads' CPU; a "
+                          "multi-threaded one on few cores loses a CPU."),
         click.option("--recalibrate", is_flag=True, help="Ignore the cached calibration of this command line."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the results as JSON here."),
         click.argument("program", nargs=-1, type=click.UNPROCESSED),
@@ -57,12 +61,12 @@ def _common(f):
 
 
 def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, evict_batch, backend="inproc",
-              service_cpu="auto") -> runner.Settings:
+              service_cpu="auto", program_cpus="all") -> runner.Settings:
     if readahead < 1 or readahead > 512 or readahead & (readahead - 1):
         raise DdclabError(f"--readahead {readahead}: must be a power of two between 1 and 512")
     if not 1 <= evict_batch <= 4096:
         raise DdclabError(f"--evict-batch {evict_batch}: must be between 1 and 4096")
-    return runner.Settings(
+    s = runner.Settings(
         local_pages=local_pages,
         latency_ns=latency_ns,
         bandwidth_bps=units.bandwidth_bps(bandwidth),
@@ -73,7 +77,10 @@ def _settings(local_pages, latency_ns, bandwidth, readahead, fct, spin, dirty, e
         dirty_tracking=dirty,
         evict_batch=evict_batch,
         backend=runner.check_backend(backend),
+        program_cpus=runner.check_program_cpus(program_cpus),
     )
+    s.placement()  # refuses an impossible placement now, not at the first run
+    return s
 
 
 def _local_pages(argv, spec: str, base: runner.Settings, recalibrate: bool) -> tuple[int | None, dict]:
@@ -141,11 +148,11 @@ def command() -> None:
 @click.option("--trace", "trace_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write every remote read and write to this Parquet file.")
 @_common
 def run_cmd(latency, baseline, trace_out, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll,
-            service_cpu, recalibrate, out, program):
+            service_cpu, program_cpus, recalibrate, out, program):
     """Run PROGRAM with only part of its memory local."""
     argv = runner.resolve_program(list(program))
     lat = units.latency_ns(latency)
-    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu)
+    base = _settings(None, lat, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, program_cpus)
     with idle.Holder(idle_poll) as ip:
         return _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out)
 
@@ -157,7 +164,7 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
     click.echo(f"emulating {Path(argv[0]).name}: local {_pages_text(pages)}, latency {lat} ns, "
                f"bandwidth {'unlimited' if not base.bandwidth_bps else f'{base.bandwidth_bps / 1e9:g} Gb/s'}"
                f"{', FCT table ' + Path(base.fct).name if base.fct else ''}, readahead {base.readahead}, backend {base.backend}, "
-               f"service CPU {base.service_cpu}; "
+               f"service CPU {base.service_cpu}, program CPUs {base.program_cpus}; "
                f"{ip.describe()}", err=True)
     zero = None
     if baseline:
@@ -199,15 +206,15 @@ def _run(argv, lat, base, ip, baseline, trace_out, local, recalibrate, out):
 @click.option("--repeat", default=1, show_default=True, type=int, help="Runs per latency (the median runtime is used).")
 @_common
 def sweep_cmd(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, idle_poll, service_cpu,
-              recalibrate, out, program):
+              program_cpus, recalibrate, out, program):
     """Run PROGRAM at several injected latencies and fit runtime against delay."""
     with idle.Holder(idle_poll) as ip:
-        return _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, ip,
-                      recalibrate, out, program)
+        return _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu,
+                      program_cpus, ip, recalibrate, out, program)
 
 
-def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, ip, recalibrate,
-           out, program):
+def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_tracking, evict_batch, backend, service_cpu, program_cpus,
+           ip, recalibrate, out, program):
     argv = runner.resolve_program(list(program))
     lats = units.latency_list(latencies)
     if 0 not in lats:
@@ -216,7 +223,7 @@ def _sweep(latencies, repeat, local, bandwidth, readahead, fct, spin, dirty_trac
         raise DdclabError(f"--repeat {repeat}: must be at least 1")
     if fct:
         raise DdclabError("--fct: a sweep varies the latency; use `emu run --fct` for FCT-table runs")
-    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend, service_cpu)
+    base = _settings(None, 0, bandwidth, readahead, None, spin, dirty_tracking, evict_batch, backend, service_cpu, program_cpus)
     pages, local_info = _local_pages(argv, local, base, recalibrate)
     base.local_pages = pages
     click.echo(ip.describe(), err=True)

@@ -41,6 +41,29 @@ class Settings:
     dirty_tracking: bool = True
     evict_batch: int = 32
     backend: str = "inproc"  # inproc | tcp | shm | tcp:HOST:PORT | shm:SOCKPATH
+    #: all, or rest: the program may use every CPU but the service CPU
+    program_cpus: str = "all"
+
+    def placement(self) -> tuple[str, set[int] | None]:
+        """(the shim's service CPU setting, the program's CPUs or None for
+        no restriction). With `rest` the service CPU is made explicit: the
+        shim's `auto` would otherwise pick among the program's CPUs."""
+        if self.program_cpus == "all":
+            return self.service_cpu, None
+        allowed = sorted(os.sched_getaffinity(0))
+        if self.spin or self.service_cpu == "none":
+            raise DdclabError("--program-cpus rest keeps the program off the service CPU: it needs a service CPU "
+                              "(--service-cpu auto or N) and a sleeping handler (no --spin)")
+        svc = allowed[-1] if self.service_cpu == "auto" else int(self.service_cpu)
+        rest = set(allowed) - {svc}
+        if not rest:
+            raise DdclabError(f"--program-cpus rest: this process may use only CPU {svc}, which the service threads take")
+        return str(svc), rest
+
+    def preexec(self):
+        """For Popen: confine the program to its CPUs (None: no restriction)."""
+        cpus = self.placement()[1]
+        return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
 
     def env(self) -> dict[str, str]:
         e = {
@@ -49,7 +72,7 @@ class Settings:
             "DDCLAB_MEMU_BANDWIDTH_BPS": str(self.bandwidth_bps),
             "DDCLAB_MEMU_READAHEAD": str(self.readahead),
             "DDCLAB_MEMU_SPIN": "1" if self.spin else "0",
-            "DDCLAB_MEMU_SERVICE_CPU": self.service_cpu,
+            "DDCLAB_MEMU_SERVICE_CPU": self.placement()[0],
             "DDCLAB_MEMU_DIRTY": "1" if self.dirty_tracking else "0",
             "DDCLAB_MEMU_EVICT_BATCH": str(self.evict_batch),
             "DDCLAB_MEMU_LOCAL_PAGES": "unlimited" if self.local_pages is None else str(self.local_pages),
@@ -124,6 +147,12 @@ def check_service_cpu(spec: str) -> str:
         return str(int(spec))
     raise DdclabError(f"--service-cpu {spec!r}: expected auto, none or one of the CPUs this process may use "
                       f"({', '.join(map(str, allowed))})")
+
+
+def check_program_cpus(spec: str) -> str:
+    if spec in ("all", "rest"):
+        return spec
+    raise DdclabError(f"--program-cpus {spec!r}: expected all or rest")
 
 
 def check_backend(spec: str) -> str:
@@ -214,7 +243,7 @@ def run_once(argv: list[str], settings: Settings, trace_out: Path | None = None,
         out = subprocess.DEVNULL if quiet else None
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, preexec_fn=settings.preexec())
         except OSError as exc:
             raise DdclabError(f"cannot start {argv[0]}: {exc.strerror}") from None
         rc = proc.wait()

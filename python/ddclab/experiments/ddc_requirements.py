@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -120,8 +121,14 @@ def class_points() -> list[tuple[int, float, float]]:
 
 
 #: what a cached run holds; bump when a measurement changes meaning (2: a
-#: server's counters cover its timed phase only; injected_ms)
-RESULTS_FORMAT = 2
+#: server's counters cover its timed phase only; injected_ms; 3: program
+#: placement in the key)
+RESULTS_FORMAT = 3
+
+
+def program_cpus(app) -> str:
+    """Where the suite lets an app's program run (see `App.single_threaded`)."""
+    return "rest" if app.single_threaded and len(os.sched_getaffinity(0)) > 1 else "all"
 
 
 def _key(*parts) -> str:
@@ -227,8 +234,8 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
         try:
             # The key has the full argv: new sizes or a rebuilt binary recalibrate.
             argvs[n] = app_argv(app, scale.name)
-            cal = _cached(cache, _key("calibration", n, scale.name, argvs[n]),
-                          lambda: run_app(app, scale.name, Settings(local_pages=None),
+            cal = _cached(cache, _key("calibration", n, scale.name, argvs[n], program_cpus(app)),
+                          lambda: run_app(app, scale.name, Settings(local_pages=None, program_cpus=program_cpus(app)),
                                           min(scale.client_timeout_s, CALIBRATION_TIMEOUT_S)).to_dict())
             peaks[n] = int(cal["peak_pages"])
             timeouts[n] = run_timeout(scale, float(cal["seconds"]), app.kind)
@@ -255,8 +262,9 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
                     if progress:
                         progress(done, total)
                     continue
-                s = Settings(local_pages=pages_for_percent(peak, loc), latency_ns=int(lat * 1000), bandwidth_bps=int(bw * 1e9))
-                key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep, ip.active)
+                s = Settings(local_pages=pages_for_percent(peak, loc), latency_ns=int(lat * 1000), bandwidth_bps=int(bw * 1e9),
+                             program_cpus=program_cpus(app))
+                key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep, ip.active, s.program_cpus)
                 try:
                     m = _cached(cache, key, lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
                     row.update(m)
@@ -449,6 +457,10 @@ def _report(out_dir: Path, scale: Scale, nreps: int, names: list[str], runs: pd.
                      "polling keeps the emulator's own cost per fault near its work (docs/emulator.md, 'Overhead')."
                      if ip.active else "On a VM each remote fault then pays two wake-ups of halted CPUs (tens of us): "
                      "read small degradations against the overhead below."), "Idle CPUs")
+    confined = [n for n in measured if program_cpus(registry.get(n)) == "rest"]
+    if confined:
+        page.note(f"{', '.join(confined)}: single-threaded, run on every CPU but the emulator's service CPU "
+                  "(--program-cpus rest); the other apps may use every CPU.", "Placement")
     for n, why in skipped.items():
         page.note(f"{n}: not run: {why}", "Skipped application")
     for n, why in NOT_IN_SCALE.get(scale.name, {}).items():
