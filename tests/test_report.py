@@ -411,3 +411,11 @@ def test_html_builder_escapes_and_formats(tmp_path):
 )
 def test_format_value(value, shown):
     assert format_value(value) == shown
+
+
+def test_series_with_error_bars_are_drawn_apart_but_saved_at_their_x(tmp_path):
+    df = pd.DataFrame({"lat": [1.0, 1.0], "app": ["a", "b"], "deg": [2.0, 3.0], "lo": [1.0, 2.0], "hi": [3.0, 4.0]})
+    plot = line_chart(df, "lat", "app", "deg", name="d", err=("lo", "hi"), log_x=True, out_dir=tmp_path)
+    xs = [c.lines[0].get_xdata()[0] for c in plot.figure.axes[0].containers]
+    assert xs[0] < 1.0 < xs[1] and xs[1] / 1.0 < 1.05
+    assert list(pd.read_csv(tmp_path / "d.csv")["lat"]) == [1.0, 1.0]

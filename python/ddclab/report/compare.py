@@ -145,6 +145,18 @@ def bar_chart(
     return plot
 
 
+def _dodged(xv: np.ndarray, all_x: np.ndarray, i: int, n: int, log_x: bool) -> np.ndarray:
+    """Series i of n shifted a little sideways, so that error bars at the same
+    x do not hide each other (the saved numbers keep the true x)."""
+    if n < 2:
+        return xv
+    k = i - (n - 1) / 2
+    if log_x:
+        return xv * 10 ** (0.012 * k)
+    span = float(np.nanmax(all_x) - np.nanmin(all_x)) if len(all_x) else 0.0
+    return xv + 0.008 * k * (span or 1.0)
+
+
 def line_chart(
     df: pd.DataFrame,
     x: str,
@@ -166,7 +178,9 @@ def line_chart(
 
     Points are joined in increasing ``x``. ``err`` names an optional column of
     error-bar half-widths, or a pair of columns (low, high) of the range around
-    each value. With ``out_dir`` the figure and its numbers are saved.
+    each value; with error bars the series are drawn slightly apart sideways,
+    so that bars at one x stay visible (the saved numbers keep the true x).
+    With ``out_dir`` the figure and its numbers are saved.
     """
     what = f"line chart {name!r}"
     _check_columns(df, {"x": x}, what)
@@ -178,7 +192,7 @@ def line_chart(
         ax = fig.add_subplot()
         for i, h in enumerate(hues):
             part = data if h is None else data[data[hue] == h]
-            xv = floats(part[x])
+            xv = _dodged(floats(part[x]), floats(data[x]), i, len(hues), log_x) if err is not None else floats(part[x])
             yv = floats(part[y])
             label = None if h is None else str(h)
             if err is None:
