@@ -329,20 +329,19 @@ extern "C" fn thread_entry(f: *mut libc::c_void) -> *mut libc::c_void {
 /// setting is a placement hint, and the program must run whatever the machine.
 fn pin_service_thread(cfg: &Config) {
     unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-            return;
-        }
         let cpu = match cfg.service_cpu {
             ServiceCpu::None => return,
             // Named explicitly, it may lie outside the program's own CPUs
             // (`--program-cpus rest` confines the program to the others).
-            ServiceCpu::Cpu(n) => n,
+            ServiceCpu::Cpu(n) => n, // below CPU_SETSIZE: checked by the config
             // A spinning handler never yields its CPU: pinned next to it, the
             // evictor would wait whole time slices (20 ms p99 fault cost).
             ServiceCpu::Auto if cfg.spin => return,
             ServiceCpu::Auto => {
-                if libc::CPU_COUNT(&allowed) < 2 {
+                let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+                if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
+                    || libc::CPU_COUNT(&allowed) < 2
+                {
                     return;
                 }
                 match (0..libc::CPU_SETSIZE as usize).rev().find(|&c| libc::CPU_ISSET(c, &allowed)) {
@@ -351,9 +350,6 @@ fn pin_service_thread(cfg: &Config) {
                 }
             }
         };
-        if cpu >= libc::CPU_SETSIZE as usize {
-            return;
-        }
         let mut one: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut one);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);

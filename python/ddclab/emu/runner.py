@@ -172,7 +172,7 @@ class Blade:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "listening":
-            err = self.proc.stderr.read().strip().removeprefix("error: ")
+            err = self._stderr()
             self.close()
             raise DdclabError(f"the memory blade did not start: {err or 'no output'}")
         self.spec = f"{kind}:{line[1]}"
@@ -180,7 +180,11 @@ class Blade:
     def wait(self) -> tuple[int, str]:
         """Until the server exits: its exit code and what it printed on stderr."""
         rc = self.proc.wait()
-        return rc, self.proc.stderr.read().strip().removeprefix("error: ")
+        return rc, self._stderr()
+
+    def _stderr(self) -> str:
+        """What the server printed on stderr, without its own "error: "."""
+        return self.proc.stderr.read().strip().removeprefix("error: ")
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -235,8 +235,9 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
         try:
             # The key has the full argv: new sizes or a rebuilt binary recalibrate.
             argvs[n] = app_argv(app, scale.name)
-            cal = _cached(cache, _key("calibration", n, scale.name, argvs[n], program_cpus(app)),
-                          lambda: run_app(app, scale.name, Settings(local_pages=None, program_cpus=program_cpus(app)),
+            cpus = program_cpus(app)
+            cal = _cached(cache, _key("calibration", n, scale.name, argvs[n], cpus),
+                          lambda: run_app(app, scale.name, Settings(local_pages=None, program_cpus=cpus),
                                           min(scale.client_timeout_s, CALIBRATION_TIMEOUT_S)).to_dict())
             peaks[n] = int(cal["peak_pages"])
             timeouts[n] = run_timeout(scale, float(cal["seconds"]), app.kind)
@@ -336,21 +337,23 @@ def degradation_interval(runs: np.ndarray, base: np.ndarray | None, resamples: i
     return float(lo), float(hi)
 
 
-def deg_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float, col: str = "degradation_pct") -> float | None:
+def _point(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float) -> pd.Series | None:
     r = summary[(summary["app"] == app) & (summary["local_pct"] == loc) & (summary["latency_us"] == lat) & (summary["bandwidth_gbps"] == bw)]
-    if r.empty or pd.isna(r[col].iloc[0]):
-        return None
-    return float(r[col].iloc[0])
+    return None if r.empty else r.iloc[0]
+
+
+def deg_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float) -> float | None:
+    p = _point(summary, app, loc, lat, bw)
+    return None if p is None or pd.isna(p["degradation_pct"]) else float(p["degradation_pct"])
 
 
 def deg_range_at(summary: pd.DataFrame, app: str, loc: float, lat: float, bw: float) -> tuple[float, float] | None:
     """The point's bootstrap interval (see `summarize`), or None where there
     is no noise to measure: a single run at the point or at its zero delay."""
-    reps = [deg_at(summary, app, loc, la, b, "reps") for la, b in ((lat, bw), (0, 0))]
-    lo, hi = deg_at(summary, app, loc, lat, bw, "degradation_lo_pct"), deg_at(summary, app, loc, lat, bw, "degradation_hi_pct")
-    if lo is None or hi is None or any(r is None or r < 2 for r in reps):
+    p, ref = _point(summary, app, loc, lat, bw), _point(summary, app, loc, 0, 0)
+    if p is None or ref is None or min(p["reps"], ref["reps"]) < 2 or pd.isna(p["degradation_lo_pct"]):
         return None
-    return lo, hi
+    return float(p["degradation_lo_pct"]), float(p["degradation_hi_pct"])
 
 
 def local_needed(summary: pd.DataFrame, app: str, lat: float, bw: float, locals_pct) -> tuple[float | None, float | None]:
@@ -423,7 +426,7 @@ def class_firmness(cls: str, r5_40: tuple[float, float] | None, r3_100: tuple[fl
         if rng is None:
             doubts.append(f"no run-to-run range at {label} (one repetition)")
         elif (side == "below" and rng[1] >= THRESHOLD_PCT) or (side == "above" and rng[0] < THRESHOLD_PCT):
-            doubts.append(f"{THRESHOLD_PCT:g}% lies within {rng[0]:+.1f}..{rng[1]:+.1f}% at {label}")
+            doubts.append(f"{THRESHOLD_PCT:g}% lies within {_fmt_range(rng)}% at {label}")
     return "firm" if not doubts else "not firm: " + "; ".join(doubts)
 
 

@@ -41,8 +41,11 @@ def _order(values: pd.Series, given: Sequence | None, role: str, what: str) -> l
     return [v for v in given if v in present]
 
 
-def _err_columns(err: str | tuple[str, str] | None) -> list[str]:
-    return [] if err is None else [err] if isinstance(err, str) else list(err)
+def _err_roles(err: str | tuple[str, str] | None) -> dict[str, str]:
+    """The error-bar columns by role: none, one of half-widths, or (low, high)."""
+    if err is None:
+        return {}
+    return {"err": err} if isinstance(err, str) else {"err low": err[0], "err high": err[1]}
 
 
 def _yerr(part: pd.DataFrame, y: str, err: str | tuple[str, str] | None):
@@ -57,8 +60,7 @@ def _yerr(part: pd.DataFrame, y: str, err: str | tuple[str, str] | None):
 
 
 def _tidy(df, x, hue, y, err, x_order, hue_order, what) -> tuple[pd.DataFrame, list, list]:
-    errs = {"err": err} if not isinstance(err, tuple) else {"err low": err[0], "err high": err[1]}
-    _check_columns(df, {"x": x, "hue": hue, "y": y, **errs}, what)
+    _check_columns(df, {"x": x, "hue": hue, "y": y, **_err_roles(err)}, what)
     if df.empty:
         raise DdclabError(f"{what}: no rows to plot")
     keys = [x] if hue is None else [x, hue]
@@ -67,7 +69,7 @@ def _tidy(df, x, hue, y, err, x_order, hue_order, what) -> tuple[pd.DataFrame, l
         raise DdclabError(f"{what}: more than one row for {dict(zip(keys, dup))}; aggregate first")
     xs = _order(df[x], x_order, "x", what)
     hues = [None] if hue is None else _order(df[hue], hue_order, "hue", what)
-    cols = keys + [y] + _err_columns(err)
+    cols = keys + [y] + list(_err_roles(err).values())
     data = df[cols].copy()
     # Rows in plotting order: hue series by series, x within each.
     data["_x"] = data[x].map({v: i for i, v in enumerate(xs)})
@@ -153,7 +155,7 @@ def _dodged(xv: np.ndarray, all_x: np.ndarray, i: int, n: int, log_x: bool) -> n
     k = i - (n - 1) / 2
     if log_x:
         return xv * 10 ** (0.012 * k)
-    span = float(np.nanmax(all_x) - np.nanmin(all_x)) if len(all_x) else 0.0
+    span = float(np.nanmax(all_x) - np.nanmin(all_x))
     return xv + 0.008 * k * (span or 1.0)
 
 
