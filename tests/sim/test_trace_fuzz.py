@@ -64,3 +64,12 @@ def test_out_of_range_and_ragged_rows(tmp_path, rows, needle):
     (tmp_path / "s.toml").write_text(SCENARIO)
     with pytest.raises(DdclabError, match=needle.replace("(", r"\(")):
         ddclab.simulate(tmp_path / "s.toml")
+
+
+def test_an_out_of_range_tenant_names_the_file_and_row(tmp_path):
+    # Found by the garbage-trace test above: the simulator's own check named
+    # only "flow 0", not the file.
+    (tmp_path / "t.csv").write_text("start_us,src,dst,size,tenant\n0,0,5,100,3\n0,0,5,100,1500\n")
+    (tmp_path / "s.toml").write_text(SCENARIO)
+    with pytest.raises(DdclabError, match=r"t\.csv line 3: tenant 1500 is out of range \(tenants are numbered 0\.\.1023\)"):
+        ddclab.simulate(tmp_path / "s.toml")

@@ -12,6 +12,7 @@ use ddclab_sim::flow::FlowSpec;
 use ddclab_sim::ids::HostId;
 use ddclab_sim::metrics::SlowdownStats;
 use ddclab_sim::units::Picos;
+use ddclab_sim::workload::MAX_TENANTS;
 use ddclab_sim::{Scenario, SimError, Simulation};
 
 create_exception!(
@@ -90,6 +91,13 @@ fn trace_flows(trace: &Bound<'_, PyDict>, hosts: u32) -> PyResult<Vec<FlowSpec>>
         if size[i] <= 0 {
             return Err(bad(format!("size {} must be at least 1 byte", size[i])));
         }
+        let t = tenant.as_ref().map_or(0, |t| t[i]);
+        if !(0..MAX_TENANTS as i64).contains(&t) {
+            return Err(bad(format!(
+                "tenant {t} is out of range (tenants are numbered 0..{})",
+                MAX_TENANTS - 1
+            )));
+        }
         let d = deadline.as_ref().map(|d| d[i]).filter(|d| !d.is_nan());
         if let Some(d) = d {
             if !(d > 0.0 && d <= MAX_US) {
@@ -101,7 +109,7 @@ fn trace_flows(trace: &Bound<'_, PyDict>, hosts: u32) -> PyResult<Vec<FlowSpec>>
             dst: HostId(dst[i] as u32),
             size: size[i] as u64,
             start: Picos::from_us_f64(start[i]),
-            tenant: tenant.as_ref().map_or(0, |t| t[i].max(0) as u32),
+            tenant: t as u32,
             deadline: d.map(Picos::from_us_f64),
             priority: priority.as_ref().map_or(0, |p| p[i].max(0) as u32),
         });
