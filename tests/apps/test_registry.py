@@ -168,7 +168,10 @@ def test_a_servers_counters_cover_its_timed_phase_only(memu_dir, monkeypatch):
     # Loading reads 2048 pages back through a 512-page budget: counted over
     # the whole run, 1,600+ remote faults and 8,000+ pages fetched.
     m = run_app(app("fake-loaded", "fill"), "tiny", Settings(local_pages=512), client_timeout_s=60)
-    assert m.peak_pages == 512
+    # The peak is a level of the whole run, not a difference: it reached the
+    # evictor's wake mark (448 of 512, crates/memu/src/emu.rs watermarks) and
+    # never passed the budget. Where between the two depends on scheduling.
+    assert 448 <= m.peak_pages <= 512, m
     assert m.remote_faults < 200 and m.pages_fetched < 1000, m
 
 
