@@ -46,7 +46,7 @@ impl Conn {
                     let p = crate::sys::mmap(0, RING_BYTES as u64, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
                         .map_err(|e| format!("cannot map the ring (errno {e})"))?;
                     (*(p as *mut Ring)).group = group;
-                    send_fd(&sock, fd).map_err(|e| format!("cannot pass the ring to the blade: {e}"))?;
+                    proto::send_fd(&sock, fd).map_err(|e| format!("cannot pass the ring to the blade: {e}"))?;
                     libc::close(fd);
                     p as *mut Ring
                 };
@@ -122,30 +122,6 @@ impl Conn {
             },
         }
     }
-}
-
-fn send_fd(sock: &std::os::unix::net::UnixStream, fd: i32) -> std::io::Result<()> {
-    use std::os::unix::io::AsRawFd;
-    unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
-        std::ptr::copy_nonoverlapping(&fd as *const i32 as *const u8, libc::CMSG_DATA(c), 4);
-        if libc::sendmsg(sock.as_raw_fd(), &msg, 0) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// The blade connections of one process and its key allocator (shared by the

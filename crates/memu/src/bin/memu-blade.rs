@@ -107,34 +107,9 @@ fn tcp_conn(mut s: std::net::TcpStream, groups: Arc<Groups>) {
     groups.leave(group);
 }
 
-fn recv_fd(sock: &std::os::unix::net::UnixStream) -> Option<i32> {
-    use std::os::unix::io::AsRawFd;
-    unsafe {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
-        let space = libc::CMSG_SPACE(4) as usize;
-        let mut cbuf = vec![0u8; space];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = space;
-        if libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) <= 0 {
-            return None;
-        }
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
-            return None;
-        }
-        let mut fd = 0i32;
-        std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c), &mut fd as *mut i32 as *mut u8, 4);
-        Some(fd)
-    }
-}
-
 fn shm_conn(sock: std::os::unix::net::UnixStream, groups: Arc<Groups>) {
     use std::os::unix::io::AsRawFd;
-    let Some(fd) = recv_fd(&sock) else { return };
+    let Some(fd) = proto::recv_fd(&sock) else { return };
     let p = unsafe { libc::mmap(std::ptr::null_mut(), RING_BYTES, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) };
     unsafe { libc::close(fd) };
     if p == libc::MAP_FAILED {
