@@ -68,19 +68,9 @@ fn every_flow_completes_under_forced_losses() {
     // Every 5th packet leaving a host is lost: requests, allocations, data, acks.
     let text = "seed = 2\n[topology]\nkind = \"big-switch\"\nhosts = 10\n[transport]\nprotocol = \"fastpass\"\nfastpass_arbiter = 9\n[workload]\nsizes = \"websearch\"\nflows = 40\nload = 0.5\n";
     let mut sim = ddclab_sim::Simulation::new(scenario(text), None, Vec::new()).unwrap();
-    let mut n = 0u64;
-    sim.world_mut().loss = Some(Box::new(move |_, _| {
-        n += 1;
-        n.is_multiple_of(5)
-    }));
+    lose_every(&mut sim, 5);
     sim.run_to_end();
-    let out = sim.finish();
-    assert!(
-        out.records.iter().all(|r| r.finish.is_some()),
-        "{:?}",
-        out.warnings
-    );
-    assert!(out.summary.retransmissions > 0);
+    assert_recovered(&sim.finish());
 }
 
 #[test]

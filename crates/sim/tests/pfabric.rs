@@ -51,17 +51,8 @@ fn every_flow_completes_under_forced_losses() {
         })
         .collect();
     let mut sim = prepare(text, flows);
-    let mut n = 0u64;
-    sim.world_mut().loss = Some(Box::new(move |_, _| {
-        n += 1;
-        n.is_multiple_of(7)
-    }));
-    let out = finish(sim);
-    assert!(
-        out.records.iter().all(|r| r.finish.is_some()),
-        "unfinished flows"
-    );
-    assert!(out.summary.retransmissions > 0);
+    lose_every(&mut sim, 7);
+    assert_recovered(&finish(sim));
 }
 
 #[test]

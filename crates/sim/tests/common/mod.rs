@@ -55,3 +55,23 @@ pub fn run_under_random_loss(proto: &str, transport_extra: &str, loss_seed: u64)
     sim.world_mut().loss = Some(Box::new(move |_, _| rng.uniform() < 0.02));
     finish(sim)
 }
+
+/// Drops every `nth` packet handed to the network, whatever its kind: a
+/// deterministic loss pattern that hits requests, grants, data and acks alike.
+pub fn lose_every(sim: &mut ddclab_sim::Simulation, nth: u64) {
+    let mut n = 0u64;
+    sim.world_mut().loss = Some(Box::new(move |_, _| {
+        n += 1;
+        n.is_multiple_of(nth)
+    }));
+}
+
+/// Losses were recovered from: every flow finished, and some packet was resent.
+pub fn assert_recovered(out: &SimOutput) {
+    assert!(
+        out.records.iter().all(|r| r.finish.is_some()),
+        "unfinished flows: {:?}",
+        out.warnings
+    );
+    assert!(out.summary.retransmissions > 0);
+}
