@@ -1,12 +1,29 @@
-"""A progress bar for long commands (rich), shown on a terminal only."""
+"""Progress of long commands: a bar (rich) on a terminal, plain lines elsewhere.
+
+Off a terminal (a log file, nohup, CI) a bar would be noise or nothing, and a
+30-minute reproduction that says nothing until it ends cannot be told from a
+hung one. There a line ``label: done/total, elapsed`` is written at most every
+``every_s`` seconds, and once at the end.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class Bar:
-    def __init__(self, label: str, total: int):
+    def __init__(self, label: str, total: int, every_s: float = 60.0):
+        self.label = label
+        self.every_s = every_s
+        self.start = time.monotonic()
+        self.last_line = self.start
         self.bar = None
         self.task = None
         if not sys.stderr.isatty():
@@ -21,6 +38,11 @@ class Bar:
     def update(self, done: int, total: int) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total)
+            return
+        now = time.monotonic()
+        if done >= total or now - self.last_line >= self.every_s:
+            self.last_line = now
+            print(f"{self.label}: {done}/{total}, {_clock(now - self.start)} elapsed", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
