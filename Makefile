@@ -49,7 +49,7 @@ fmt:
 	cargo fmt --all
 
 lint:
-	cargo clippy --workspace -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
 	rm -rf target $(VENV) out

@@ -139,21 +139,6 @@ pub fn watermarks(budget: u64, batch: u64) -> (u64, u64) {
     (budget.saturating_sub(gap), budget.saturating_sub(2 * gap))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::watermarks;
-
-    #[test]
-    fn headroom_is_two_batches_until_the_budget_is_large() {
-        assert_eq!(watermarks(6720, 32), (6656, 6592));
-        assert_eq!(watermarks(100_000, 32), (100_000 - 390, 100_000 - 780));
-        assert_eq!(watermarks(256, 32), (224, 192)); // at most an eighth: small budgets keep most of their room
-        assert_eq!(watermarks(100, 32), (88, 76));
-        assert_eq!(watermarks(1, 32), (0, 0));
-        assert_eq!(watermarks(u64::MAX, 32), (u64::MAX, u64::MAX));
-    }
-}
-
 /// Set up the emulator for this process and start its threads.
 pub fn start(cfg: Config) {
     let mut features = uffd::FEATURE_EVENT_REMAP
@@ -751,5 +736,20 @@ impl Emu {
             }
         }
         self.note_resident(core);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watermarks;
+
+    #[test]
+    fn headroom_is_two_batches_until_the_budget_is_large() {
+        assert_eq!(watermarks(6720, 32), (6656, 6592));
+        assert_eq!(watermarks(100_000, 32), (100_000 - 390, 100_000 - 780));
+        assert_eq!(watermarks(256, 32), (224, 192)); // at most an eighth: small budgets keep most of their room
+        assert_eq!(watermarks(100, 32), (88, 76));
+        assert_eq!(watermarks(1, 32), (0, 0));
+        assert_eq!(watermarks(u64::MAX, 32), (u64::MAX, u64::MAX));
     }
 }

@@ -197,16 +197,16 @@ fn garbage_text_is_an_error() {
 #[test]
 fn flows_beyond_32_bit_packet_numbers_are_refused() {
     let cdf = ddclab_sim::workload::EmpiricalCdf::parse("1 1 0\n1e300 1 1\n", "big.cdf");
-    let err = cdf
-        .err()
-        .expect("a 1e300-packet size must be refused")
-        .to_string();
+    let Err(err) = cdf else {
+        panic!("a 1e300-packet size must be refused")
+    };
+    let err = err.to_string();
     assert!(err.contains("big.cdf line 2"), "{err}");
     let text = "[topology]\nkind = \"big-switch\"\nhosts = 4\n[workload]\nsizes = \"fixed\"\nfixed_size = 10000000000000\nflows = 3\n";
     let (sc, w) = Scenario::from_toml(text, "t.toml", &[]).unwrap();
-    let err = Simulation::new(sc, None, w)
-        .err()
-        .expect("refused")
-        .to_string();
+    let Err(err) = Simulation::new(sc, None, w) else {
+        panic!("refused")
+    };
+    let err = err.to_string();
     assert!(err.contains("workload.fixed_size"), "{err}");
 }
