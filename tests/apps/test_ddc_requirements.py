@@ -47,6 +47,16 @@ def test_local_needed_interpolates_the_crossing():
     assert exp.local_needed(exp.summarize(runs), "x", 3, 100, (10, 25, 50, 100)) == (None, None)
 
 
+def test_a_local_memory_with_no_remote_traffic_meets_the_threshold_whatever_its_noise():
+    rows = [("x", 25, 0, 0, 0, 1.0), ("x", 25, 5, 40, 0, 1.02),   # 2%
+            ("x", 100, 0, 0, 0, 1.0), ("x", 100, 5, 40, 0, 1.13)]  # +13%: noise, nothing was remote
+    runs = _runs(rows)
+    assert exp.local_needed(exp.summarize(runs), "x", 5, 40, (25, 100)) == (None, None)  # remote traffic everywhere
+    runs.loc[runs["local_pct"] == 100, ["remote_faults", "pages_fetched"]] = 0
+    assert exp.local_needed(exp.summarize(runs), "x", 5, 40, (25, 100)) == (25, 25)
+    assert exp.deg_at(exp.summarize(runs), "x", 100, 5, 40) == pytest.approx(13.0)  # the figure still shows what was measured
+
+
 def test_latency_fit_and_classes():
     rows = [("x", 25, 0, 0, 0, 10.0)] + [("x", 25, lat, 40, 0, 10.0 + 0.5 * lat) for lat in (1, 3, 5, 10)]
     f = exp.latency_fit(exp.summarize(_runs(rows)), "x", 40)
