@@ -12,7 +12,7 @@ import pytest
 from ddclab import apps
 from ddclab.apps import memkernel, spark, timely
 from ddclab.apps.base import App
-from ddclab.apps.emulate import Measurement, _descendants, run as run_app
+from ddclab.apps.emulate import Measurement, RunTimedOut, _descendants, run as run_app
 from ddclab.emu.runner import Settings
 from ddclab.errors import DdclabError
 from ddclab.experiments import ddc_requirements as exp
@@ -88,7 +88,7 @@ def test_timed_out_points_stop_smaller_local_memories(tmp_path, monkeypatch):
     def fake_run(app, scale, settings, timeout_s):
         calls.append(settings.local_pages)
         if settings.local_pages is not None and settings.local_pages <= 250 and settings.latency_ns > 0:
-            raise DdclabError(f"{app.name} did not finish in {timeout_s:.0f} s under the emulator")
+            raise RunTimedOut(f"{app.name} did not finish in {timeout_s:.0f} s under the emulator")
         return Measurement(seconds=1.0 + settings.latency_ns / 1e4, ops_per_s=None, remote_faults=1, pages_fetched=1,
                            pages_written_back=0, stall_ms=0.0, overhead_median_us=None, peak_pages=1000,
                            injected_ms=settings.latency_ns / 1e6)
@@ -106,6 +106,39 @@ def test_timed_out_points_stop_smaller_local_memories(tmp_path, monkeypatch):
     assert all(float(r["local_pct"]) > 25 or float(r["latency_us"]) == 0 or r in ok for r in ok)
     assert {r["local_pct"] for r in ok if float(r["latency_us"]) > 0} == {"50", "75", "100"}
     assert len(calls) == 1 + len(ok) + len(timed_out)  # calibration + runs; skipped points never ran
+
+    # Rerun (to re-render): the time-out is remembered, nothing runs again.
+    calls.clear()
+    exp.run(tmp_path / "o", "small", apps="fake-slow", reps=1, log=lambda m: None)
+    assert calls == [] and list(csv.DictReader(open(tmp_path / "o" / "points.csv"))) == rows
+    # Under a longer limit the timed-out run is tried again (and only it: the
+    # points below it are skipped again only if it times out again).
+    monkeypatch.setattr(exp, "MIN_TIMEOUT_S", exp.MIN_TIMEOUT_S * 10)
+    exp.run(tmp_path / "o", "small", apps="fake-slow", reps=1, log=lambda m: None)
+    assert len(calls) == 1
+
+
+def test_other_failures_are_not_remembered(tmp_path, monkeypatch):
+    calls, failed_once = [], set()
+
+    def flaky_run(app, scale, settings, timeout_s):
+        point = (settings.local_pages, settings.latency_ns, settings.bandwidth_bps)
+        calls.append(point)
+        if settings.latency_ns > 0 and point not in failed_once:  # each delayed point fails its first attempt
+            failed_once.add(point)
+            raise DdclabError(f"{app.name} failed under the emulator (exit 1)")
+        return Measurement(seconds=1.0, ops_per_s=None, remote_faults=1, pages_fetched=1, pages_written_back=0, stall_ms=0.0,
+                           overhead_median_us=None, peak_pages=1000, injected_ms=0.0)
+
+    monkeypatch.setitem(apps.APPS, "fake-flaky", _fake("fake-flaky"))
+    monkeypatch.setattr(exp, "run_app", flaky_run)
+    exp.run(tmp_path / "o", "tiny", apps="fake-flaky", reps=1, log=lambda m: None)
+    first = list(csv.DictReader(open(tmp_path / "o" / "points.csv")))
+    delayed = [p for p in exp.grid(exp.SCALES["tiny"]) if p[1] > 0]
+    assert sum(bool(r["error"]) for r in first) == len(delayed) > 0
+    calls.clear()
+    exp.run(tmp_path / "o", "tiny", apps="fake-flaky", reps=1, log=lambda m: None)
+    assert len(calls) == len(delayed) and not any(r["error"] for r in csv.DictReader(open(tmp_path / "o" / "points.csv")))
 
 
 def test_watchdog_kills_a_program_that_outlives_its_limit(memu_dir, monkeypatch):

@@ -28,6 +28,11 @@ START_ATTEMPTS = 3
 CLIENT_TIMEOUT_S = 3600.0
 
 
+class RunTimedOut(DdclabError):
+    """A run killed at its time limit: a result of the run (thrashing or hung
+    at this much local memory), not an accident of this attempt."""
+
+
 @dataclass
 class Measurement:
     seconds: float  # the metric's time: program wall time, or the timed client's
@@ -143,7 +148,7 @@ def run(app: App, scale: str, settings: runner.Settings, client_timeout_s: float
     not finish") after ``client_timeout_s``; server apps' timed clients too."""
     if app.server is None:
         argv = app.command(scale)
-        hung = DdclabError(f"{app.name} did not finish in {client_timeout_s:.0f} s under the emulator (killed; thrashing or hung)")
+        hung = RunTimedOut(f"{app.name} did not finish in {client_timeout_s:.0f} s under the emulator (killed; thrashing or hung)")
         with _Watchdog(client_timeout_s) as dog:
             try:
                 res = runner.run_once(argv, settings, quiet=True)
@@ -195,7 +200,7 @@ def _run_server(app: App, scale: str, settings: runner.Settings, client_timeout_
             try:
                 r = subprocess.run(cmd, env=cenv, capture_output=True, text=True, timeout=client_timeout_s)
             except subprocess.TimeoutExpired:
-                raise DdclabError(f"{app.name}: {what} did not finish in {client_timeout_s:.0f} s (server hung under the emulator?)") from None
+                raise RunTimedOut(f"{app.name}: {what} did not finish in {client_timeout_s:.0f} s (server hung under the emulator?)") from None
             if r.returncode != 0:
                 raise DdclabError(f"{app.name}: {what} failed ({Path(cmd[0]).name} exit {r.returncode}): {(r.stderr or r.stdout).strip()[-200:]}")
             return r

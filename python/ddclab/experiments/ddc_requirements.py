@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import apps as registry
 from .. import atomic
-from ..apps.emulate import Measurement, run as run_app
+from ..apps.emulate import Measurement, RunTimedOut, run as run_app
 from ..emu import fit as emufit
 from ..emu import idle, paths
 from ..emu import probe as emuprobe
@@ -154,6 +154,28 @@ def _cached(cache: Path, key: str, compute: Callable[[], dict]) -> dict:
     return res
 
 
+def _cached_run(cache: Path, key: str, limit_s: float, measure: Callable[[], dict]) -> dict:
+    """A run, cached like `_cached`, except that a run killed at its time limit
+    is remembered too (with the limit), so that rerunning a finished
+    reproduction (to re-render it, or after adding an app) does not wait out
+    every limit again. It is tried again only under a longer limit. Other
+    failures are not cached: a rerun tries again."""
+    f = cache / f"{key}.json"
+    if f.is_file():
+        res = json.loads(f.read_text())
+        if "timed_out" not in res:
+            return res
+        if res["limit_s"] >= limit_s:
+            raise RunTimedOut(res["timed_out"])
+    try:
+        res = measure()
+    except RunTimedOut as exc:
+        atomic.write_text(f, json.dumps({"timed_out": str(exc), "limit_s": limit_s}))
+        raise
+    atomic.write_text(f, json.dumps(res))
+    return res
+
+
 def app_argv(app, scale: str) -> list:
     """Everything an app's run executes, for cache keys: a change of sizes,
     binary (its name carries the source hash), data or options is a new key."""
@@ -268,13 +290,13 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
                              program_cpus=program_cpus(app))
                 key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep, ip.active, s.program_cpus)
                 try:
-                    m = _cached(cache, key, lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
+                    m = _cached_run(cache, key, timeouts[n], lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
                     row.update(m)
                 except DdclabError as exc:
-                    # Not cached: a rerun tries again. Not plotted: no number is made up.
+                    # Not plotted: no number is made up.
                     row["error"] = str(exc)
                     failed.setdefault(n, str(exc))
-                    if "did not" in str(exc):
+                    if isinstance(exc, RunTimedOut):
                         hung_at[n] = max(hung_at.get(n, 0), loc)
                     log(f"{n} local {loc}% {lat}us {bw}Gbps rep {rep}: {exc}")
                 rows.append(row)
