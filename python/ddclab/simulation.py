@@ -13,7 +13,6 @@ statistics (``.ports``). ``Result.write(out_dir)`` writes exactly what
 from __future__ import annotations
 
 import json
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pandas as pd
 
 from . import atomic
 from .errors import DdclabError
+from .jsonsafe import json_safe
 from .tomlwrite import dumps
 from .trace import read_trace
 
@@ -87,17 +87,7 @@ class Result:
 
 def to_json(data: Mapping[str, Any]) -> str:
     """JSON with NaN written as null (strict JSON has no NaN)."""
-
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, Mapping):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(dict(data)), indent=2, sort_keys=False) + "\n"
+    return json.dumps(json_safe(dict(data)), indent=2, sort_keys=False) + "\n"
 
 
 def write_parquet(frame: pd.DataFrame, target: Path) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import atomic
 from .errors import DdclabError
+from .jsonsafe import json_safe
 from .tomlwrite import dumps
 
 
@@ -126,16 +127,6 @@ def run_point(text: str, keep: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _clean(v):
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, Mapping):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
 class Cache:
     """Finished points, one JSON file each, named by the point's key."""
 
@@ -155,7 +146,7 @@ class Cache:
             return None  # a damaged entry is recomputed
 
     def put(self, p: Point, result: dict) -> None:
-        atomic.write_text(self.path(p), json.dumps(_clean(result)))
+        atomic.write_text(self.path(p), json.dumps(json_safe(result)))
 
 
 def run_points(
@@ -230,7 +221,7 @@ def run_points(
 
 def _finish(cache: Cache, p: Point, res: dict) -> dict:
     cache.put(p, res)
-    return json.loads(json.dumps(_clean(res)))
+    return json.loads(json.dumps(json_safe(res)))
 
 
 def set_key(scenario: dict, dotted: str, value: Any) -> dict:
