@@ -60,63 +60,56 @@ pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
     }
 }
 
-/// One byte of payload plus room for one descriptor: the message that carries
-/// a ring's memfd to the server. The buffers live as long as the header that
-/// points into them.
-struct FdMessage {
-    byte: [u8; 1],
-    iov: libc::iovec,
-    control: Vec<u8>,
-    msg: libc::msghdr,
-}
-
-impl FdMessage {
-    fn new() -> Box<FdMessage> {
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-        // SAFETY: an all-zero iovec and msghdr are valid; the pointers are set below.
-        let mut m = Box::new(FdMessage { byte: [0], iov: unsafe { std::mem::zeroed() }, control: vec![0; space], msg: unsafe { std::mem::zeroed() } });
-        m.iov = libc::iovec { iov_base: m.byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
-        m.msg.msg_iov = &mut m.iov;
-        m.msg.msg_iovlen = 1;
-        m.msg.msg_control = m.control.as_mut_ptr() as *mut libc::c_void;
-        m.msg.msg_controllen = space;
-        m
-    }
+/// Calls `f` with a message of one byte of payload and room for one
+/// descriptor: what carries a ring's memfd to the server. The buffers the
+/// header points into live on this frame for the whole call.
+fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; its pointers are set next.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space;
+    f(&mut msg)
 }
 
 /// Passes `fd` over a Unix socket (SCM_RIGHTS).
 pub fn send_fd(sock: &std::os::unix::net::UnixStream, fd: i32) -> std::io::Result<()> {
     use std::os::unix::io::AsRawFd;
-    let m = FdMessage::new();
-    // SAFETY: the control buffer has room for one header carrying one i32.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&m.msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
-        std::ptr::copy_nonoverlapping(&fd as *const i32 as *const u8, libc::CMSG_DATA(c), 4);
-        if libc::sendmsg(sock.as_raw_fd(), &m.msg, 0) < 0 {
-            return Err(std::io::Error::last_os_error());
+    with_fd_message(|msg| {
+        // SAFETY: the control buffer has room for one header carrying one i32.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize;
+            std::ptr::copy_nonoverlapping(&fd as *const i32 as *const u8, libc::CMSG_DATA(c), 4);
+            if libc::sendmsg(sock.as_raw_fd(), msg, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Receives a descriptor sent by `send_fd`; None if the peer closed or sent none.
 pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> Option<i32> {
     use std::os::unix::io::AsRawFd;
-    let mut m = FdMessage::new();
-    // SAFETY: the header points into buffers owned by `m`, which outlives the call.
-    unsafe {
-        if libc::recvmsg(sock.as_raw_fd(), &mut m.msg, 0) <= 0 {
+    with_fd_message(|msg| unsafe {
+        // SAFETY: the header points into buffers that outlive the call.
+        if libc::recvmsg(sock.as_raw_fd(), msg, 0) <= 0 {
             return None;
         }
-        let c = libc::CMSG_FIRSTHDR(&m.msg);
+        let c = libc::CMSG_FIRSTHDR(msg);
         if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
             return None;
         }
         let mut fd = 0i32;
         std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c), &mut fd as *mut i32 as *mut u8, 4);
         Some(fd)
-    }
+    })
 }

@@ -145,10 +145,14 @@ def _shim_digest() -> str:
     return hashlib.sha256(paths.shim().read_bytes()).hexdigest()[:16]
 
 
-def _cached(cache: Path, key: str, compute: Callable[[], dict]) -> dict:
+def _cached(cache: Path, key: str, compute: Callable[[], dict], usable: Callable[[dict], bool] = lambda res: True) -> dict:
+    """The stored result of `key` if there is one and it is `usable`, else
+    `compute()`'s, stored."""
     f = cache / f"{key}.json"
     if f.is_file():
-        return json.loads(f.read_text())
+        res = json.loads(f.read_text())
+        if usable(res):
+            return res
     res = compute()
     atomic.write_text(f, json.dumps(res))
     return res
@@ -160,19 +164,15 @@ def _cached_run(cache: Path, key: str, limit_s: float, measure: Callable[[], dic
     reproduction (to re-render it, or after adding an app) does not wait out
     every limit again. It is tried again only under a longer limit. Other
     failures are not cached: a rerun tries again."""
-    f = cache / f"{key}.json"
-    if f.is_file():
-        res = json.loads(f.read_text())
-        if "timed_out" not in res:
-            return res
-        if res["limit_s"] >= limit_s:
-            raise RunTimedOut(res["timed_out"])
-    try:
-        res = measure()
-    except RunTimedOut as exc:
-        atomic.write_text(f, json.dumps({"timed_out": str(exc), "limit_s": limit_s}))
-        raise
-    atomic.write_text(f, json.dumps(res))
+    def attempt() -> dict:
+        try:
+            return measure()
+        except RunTimedOut as exc:
+            return {"timed_out": str(exc), "limit_s": limit_s}
+
+    res = _cached(cache, key, attempt, usable=lambda r: r.get("limit_s", limit_s) >= limit_s)
+    if "timed_out" in res:
+        raise RunTimedOut(res["timed_out"])
     return res
 
 
@@ -247,6 +247,7 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
     skipped: dict[str, str] = {}
     peaks: dict[str, int] = {}
     argvs: dict[str, list] = {}
+    placements: dict[str, str] = {}  # app -> its program CPUs (see program_cpus)
     timeouts: dict[str, float] = {}
     for n in names:
         app = registry.get(n)
@@ -257,7 +258,7 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
         try:
             # The key has the full argv: new sizes or a rebuilt binary recalibrate.
             argvs[n] = app_argv(app, scale.name)
-            cpus = program_cpus(app)
+            placements[n] = cpus = program_cpus(app)
             cal = _cached(cache, _key("calibration", n, scale.name, argvs[n], cpus),
                           lambda: run_app(app, scale.name, Settings(local_pages=None, program_cpus=cpus),
                                           min(scale.client_timeout_s, CALIBRATION_TIMEOUT_S)).to_dict())
@@ -287,7 +288,7 @@ def _run(out_dir: Path, scale: Scale, nreps: int, ncls: int, apps: str | None, i
                         progress(done, total)
                     continue
                 s = Settings(local_pages=pages_for_percent(peak, loc), latency_ns=int(lat * 1000), bandwidth_bps=int(bw * 1e9),
-                             program_cpus=program_cpus(app))
+                             program_cpus=placements[n])
                 key = _key("run", n, scale.name, argvs[n], loc, lat, bw, rep, ip.active, s.program_cpus)
                 try:
                     m = _cached_run(cache, key, timeouts[n], lambda: run_app(app, scale.name, s, timeouts[n]).to_dict())
@@ -392,9 +393,9 @@ def local_needed(summary: pd.DataFrame, app: str, lat: float, bw: float, locals_
     noise (Spark ALS measured +13% there), which must not hide the crossing."""
     pts = []
     for loc in sorted(locals_pct):
-        d = deg_at(summary, app, loc, lat, bw)
-        if d is not None:
-            pts.append((loc, 0.0 if _all_local(_point(summary, app, loc, lat, bw)) else d))
+        p = _point(summary, app, loc, lat, bw)
+        if p is not None and not pd.isna(p["degradation_pct"]):
+            pts.append((loc, 0.0 if _all_local(p) else float(p["degradation_pct"])))
     for i, (x, d) in enumerate(pts):
         if d < THRESHOLD_PCT:
             # Interpolate only if every larger local memory also meets it (else
